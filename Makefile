@@ -1,0 +1,58 @@
+# Guanxi: `make run` runs the product, `make test` runs every check. Both set everything up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+export GUANXI_DATA_DIR ?= $(CURDIR)/var
+PYTEST_WORKERS ?= 2
+
+.PHONY: help run test lint test-sqlite test-postgres bench browser-deps demo-large clean
+
+help:
+	@echo "make run    - run Guanxi on http://127.0.0.1:8000 (SQLite in $(GUANXI_DATA_DIR), demo data)"
+	@echo "make test   - ruff, mypy, import contracts, migrations check, pytest on SQLite and PostgreSQL, browser tests"
+	@echo "make bench  - benchmarks (large demo data; slow)"
+
+$(PY):
+	@py=$$(scripts/find-python) || exit 1; echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+run: $(VENV)/.installed
+	@$(PY) manage.py compile_translations --verbosity 0
+	$(PY) manage.py serve
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	DJANGO_SETTINGS_MODULE=guanxi.settings.test $(PY) manage.py makemigrations --check --dry-run
+
+test-sqlite: $(VENV)/.installed-dev browser-deps
+	@$(PY) manage.py compile_translations --verbosity 0
+	env -u DATABASE_URL $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+
+test-postgres: $(VENV)/.installed-dev browser-deps
+	@$(PY) manage.py compile_translations --verbosity 0
+	DATABASE_URL=$$(scripts/ensure-postgres) $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+
+test: lint test-sqlite test-postgres
+
+bench: $(VENV)/.installed-dev
+	@$(PY) manage.py compile_translations --verbosity 0
+	BENCH_DATABASE_URL=$$(scripts/ensure-postgres) $(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

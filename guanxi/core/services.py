@@ -1,0 +1,1 @@
+"""Core owns no domain writes; shared write helpers live in `history` and `attributes`."""

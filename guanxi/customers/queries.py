@@ -1,0 +1,218 @@
+"""Read helpers that apply visibility. Every list, search, export and bulk action starts here."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from guanxi.core.models import AttributeDefinition
+from guanxi.customers import search
+from guanxi.customers.models import (
+    Account,
+    ConsentRecord,
+    EmailAddress,
+    Person,
+    PhoneNumber,
+    Relationship,
+    RelationshipKind,
+    Role,
+    SearchTerm,
+)
+from guanxi.staff import access
+from guanxi.staff.models import User
+
+ACCOUNT_ORDERING = ("name", "created_at", "updated_at")
+PERSON_ORDERING = ("full_name", "created_at", "updated_at")
+
+
+def visible_accounts(user: User) -> QuerySet[Account]:
+    return Account.objects.filter(access.visible_q(user, team_field="team"))
+
+
+def editable_accounts(user: User) -> QuerySet[Account]:
+    return Account.objects.filter(access.editable_q(user, team_field="team"))
+
+
+def visible_people(user: User) -> QuerySet[Person]:
+    return Person.objects.filter(access.visible_q(user))
+
+
+def editable_people(user: User) -> QuerySet[Person]:
+    return Person.objects.filter(access.editable_q(user))
+
+
+def _term_filter(prefixes: list[str]) -> Q:
+    q = Q()
+    for prefix in prefixes:
+        q |= Q(term__gte=prefix, term__lt=search.prefix_upper_bound(prefix))
+    return q
+
+
+def search_accounts(queryset: QuerySet[Account], query: str) -> QuerySet[Account]:
+    for group in search.query_tokens(query):
+        matches = SearchTerm.objects.filter(_term_filter(group), account__isnull=False).values("account_id")
+        queryset = queryset.filter(pk__in=matches)
+    return queryset
+
+
+def search_people(queryset: QuerySet[Person], query: str) -> QuerySet[Person]:
+    for group in search.query_tokens(query):
+        matches = SearchTerm.objects.filter(_term_filter(group), person__isnull=False).values("person_id")
+        queryset = queryset.filter(pk__in=matches)
+    return queryset
+
+
+@dataclass
+class PartyFilters:
+    """Filters shared by the web lists, the API and exports, so each means the same everywhere."""
+
+    q: str = ""
+    owner: str = ""  # a user id, "me" or "pool"
+    tag: str = ""
+    stage: str = ""
+    market_segment: str = ""
+    kind: str = ""
+    account: int | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+def _owner_q(value: str, user: User) -> Q:
+    if value == "me":
+        return Q(owner=user)
+    if value == "pool":
+        return Q(owner__isnull=True)
+    if value.isdigit():
+        return Q(owner_id=int(value))
+    return Q()
+
+
+def _attribute_q(target: str, attributes: dict[str, str]) -> Q:
+    q = Q()
+    if not attributes:
+        return q
+    definitions = {d.key: d for d in AttributeDefinition.objects.filter(target=target, key__in=list(attributes))}
+    for key, raw in attributes.items():
+        definition = definitions.get(key)
+        if definition is None or raw == "":
+            continue
+        value: Any = raw
+        if definition.data_type == "number":
+            try:
+                number = float(raw)
+            except ValueError:
+                continue
+            value = int(number) if number.is_integer() else number
+        q &= Q(**{f"attributes__{key}": value})
+    return q
+
+
+def filter_accounts(queryset: QuerySet[Account], filters: PartyFilters, user: User) -> QuerySet[Account]:
+    if filters.q:
+        queryset = search_accounts(queryset, filters.q)
+    if filters.owner:
+        queryset = queryset.filter(_owner_q(filters.owner, user))
+    if filters.tag:
+        queryset = queryset.filter(tags__name=filters.tag)
+    if filters.stage:
+        queryset = queryset.filter(lifecycle_stage=filters.stage)
+    if filters.market_segment:
+        queryset = queryset.filter(market_segment=filters.market_segment)
+    if filters.kind:
+        queryset = queryset.filter(kind=filters.kind)
+    return queryset.filter(_attribute_q("account", filters.attributes))
+
+
+def filter_people(queryset: QuerySet[Person], filters: PartyFilters, user: User) -> QuerySet[Person]:
+    if filters.q:
+        queryset = search_people(queryset, filters.q)
+    if filters.owner:
+        queryset = queryset.filter(_owner_q(filters.owner, user))
+    if filters.tag:
+        queryset = queryset.filter(tags__name=filters.tag)
+    if filters.stage:
+        queryset = queryset.filter(lifecycle_stage=filters.stage)
+    if filters.account:
+        queryset = queryset.filter(roles__account_id=filters.account).distinct()
+    return queryset.filter(_attribute_q("person", filters.attributes))
+
+
+def account_list_rows(queryset: QuerySet[Account]) -> QuerySet[Account]:
+    """What a list row shows, in a fixed number of queries whatever the page size."""
+    return queryset.select_related("owner", "parent").prefetch_related("tags")
+
+
+def person_list_rows(queryset: QuerySet[Person]) -> QuerySet[Person]:
+    return queryset.select_related("owner").prefetch_related(
+        "tags",
+        Prefetch("emails", queryset=EmailAddress.objects.order_by("-is_primary", "id")),
+        Prefetch("phones", queryset=PhoneNumber.objects.order_by("-is_primary", "id")),
+        Prefetch("roles", queryset=Role.objects.select_related("account")),
+    )
+
+
+def relationships_of(party: Account | Person) -> QuerySet[Relationship]:
+    side = "account" if isinstance(party, Account) else "person"
+    return (
+        Relationship.objects.filter(Q(**{f"from_{side}": party}) | Q(**{f"to_{side}": party}))
+        .select_related("from_account", "from_person", "to_account", "to_person")
+        .order_by("kind", "id")
+    )
+
+
+def referral_chain(person: Person, limit: int = 20) -> list[Person]:
+    """Who referred this person, who referred them, and so on (nearest first); stops at loops."""
+    chain: list[Person] = []
+    seen = {person.pk}
+    current = person
+    while len(chain) < limit:
+        link = (
+            Relationship.objects.filter(kind=RelationshipKind.REFERRED_BY, from_person=current, to_person__isnull=False)
+            .select_related("to_person")
+            .order_by("id")
+            .first()
+        )
+        if link is None or link.to_person is None or link.to_person.pk in seen:
+            break
+        current = link.to_person
+        seen.add(current.pk)
+        chain.append(current)
+    return chain
+
+
+def consent_state(person: Person) -> dict[tuple[str, str], ConsentRecord]:
+    """The newest grant or withdrawal per (purpose, channel): what is in force now."""
+    state: dict[tuple[str, str], ConsentRecord] = {}
+    for record in person.consents.order_by("-recorded_at", "-id"):
+        state.setdefault((record.purpose, record.channel), record)
+    return state
+
+
+def has_consent(person: Person, purpose: str, channel: str) -> bool:
+    latest = person.consents.filter(purpose=purpose, channel=channel).order_by("-recorded_at", "-id").first()
+    return bool(latest and latest.granted)
+
+
+def account_descendants(account: Account, limit: int = 1000) -> list[Account]:
+    """The account's subtree (distributor network, group companies), breadth first."""
+    result: list[Account] = []
+    frontier = [account.pk]
+    seen = {account.pk}
+    while frontier and len(result) < limit:
+        children = list(
+            Account.objects.filter(parent_id__in=frontier).exclude(pk__in=seen).order_by("name")[: limit - len(result)]
+        )
+        result.extend(children)
+        frontier = [c.pk for c in children]
+        seen.update(frontier)
+    return result
+
+
+def account_ancestors(account: Account, limit: int = 50) -> list[Account]:
+    chain: list[Account] = []
+    parent = account.parent
+    seen = {account.pk}
+    while parent is not None and parent.pk not in seen and len(chain) < limit:
+        chain.append(parent)
+        seen.add(parent.pk)
+        parent = parent.parent
+    return list(reversed(chain))
