@@ -298,7 +298,7 @@ def update_account(
     attributes: Mapping[str, Any] | None = None,
     addresses: Iterable[Mapping[str, Any]] | None = None,
 ) -> Account:
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
     _require_edit(actor, account)
     before = _account_snapshot(account)
     before_owner = account.owner
@@ -480,7 +480,7 @@ def update_person(
     tags: Iterable[str | Tag] | None = None,
     attributes: Mapping[str, Any] | None = None,
 ) -> Person:
-    person = Person.objects.select_for_update().get(pk=person.pk)
+    person = Person.objects.select_for_update(of=("self",)).get(pk=person.pk)
     _require_edit(actor, person)
     before = _person_snapshot(person)
     before_owner = person.owner
@@ -534,7 +534,7 @@ def set_lifecycle_stage[PartyT: (Account, Person)](
     """Move a record to a stage and keep the move. `actor=None` is the system (later: analytics)."""
     _check_stage(stage)
     model = type(party)
-    party = model.objects.select_for_update().get(pk=party.pk)
+    party = model.objects.select_for_update(of=("self",)).get(pk=party.pk)
     if actor is not None:
         _require_edit(actor, party)
     if party.lifecycle_stage == stage:
@@ -563,7 +563,7 @@ def bulk_assign_owner[PartyT: (Account, Person)](
     actor: User, model: type[PartyT], ids: Iterable[int], owner: User | None
 ) -> int:
     _check_owner(actor, owner, current=actor if owner is None else None)
-    rows = list(_editable(actor, model, ids).select_for_update().select_related("owner"))
+    rows = list(_editable(actor, model, ids).select_for_update(of=("self",)).select_related("owner"))
     label = str(owner) if owner else None
     entries = [
         (r.pk, {"owner": [str(r.owner) if r.owner else None, label]})
@@ -578,7 +578,9 @@ def bulk_assign_owner[PartyT: (Account, Person)](
 
 @transaction.atomic
 def bulk_release_to_pool[PartyT: (Account, Person)](actor: User, model: type[PartyT], ids: Iterable[int]) -> int:
-    rows = list(_editable(actor, model, ids).filter(owner__isnull=False).select_for_update().select_related("owner"))
+    rows = list(
+        _editable(actor, model, ids).filter(owner__isnull=False).select_for_update(of=("self",)).select_related("owner")
+    )
     entries = [(r.pk, {"owner": [str(r.owner), None]}) for r in rows]
     model.objects.filter(pk__in=[r.pk for r in rows]).update(owner=None)
     bulk_record_changes(model, entries, actor=actor, note="released to shared pool")
@@ -641,7 +643,10 @@ def bulk_set_stage[PartyT: (Account, Person)](
 ) -> int:
     _check_stage(stage)
     rows = list(
-        _editable(actor, model, ids).exclude(lifecycle_stage=stage).select_for_update().only("pk", "lifecycle_stage")
+        _editable(actor, model, ids)
+        .exclude(lifecycle_stage=stage)
+        .select_for_update(of=("self",))
+        .only("pk", "lifecycle_stage")
     )
     model.objects.filter(pk__in=[r.pk for r in rows]).update(lifecycle_stage=stage)
     is_account = model is Account
@@ -719,7 +724,7 @@ def add_role(
 
 @transaction.atomic
 def update_role(actor: User, role: Role, data: Mapping[str, Any]) -> Role:
-    role = Role.objects.select_for_update().select_related("person", "account").get(pk=role.pk)
+    role = Role.objects.select_for_update(of=("self",)).select_related("person", "account").get(pk=role.pk)
     try:
         _require_edit(actor, role.account)
     except PermissionDenied:
@@ -937,3 +942,47 @@ def delete_attribute_definition(actor: User, definition: AttributeDefinition) ->
     """Removes the definition; stored values stay in the records' JSON until next edited."""
     _require_settings(actor)
     definition.delete()
+
+
+# ---------------------------------------------------------------------------------------------
+# Maintenance
+
+
+def rebuild_search_index(batch_size: int = 2000) -> dict[str, int]:
+    """Recompute search keys batch by batch; each batch is one transaction, so a rerun after a
+    crash simply redoes the batches (the keys of a record are replaced, never appended)."""
+    counts = {"accounts": 0, "people": 0}
+    last = 0
+    while True:
+        with transaction.atomic():
+            accounts = list(Account.objects.filter(pk__gt=last).order_by("pk")[:batch_size])
+            if not accounts:
+                break
+            SearchTerm.objects.filter(account__in=accounts).delete()
+            SearchTerm.objects.bulk_create(
+                [SearchTerm(term=t, account=a) for a in accounts for t in sorted(_account_terms(a))], batch_size=5000
+            )
+        counts["accounts"] += len(accounts)
+        last = accounts[-1].pk
+    last = 0
+    while True:
+        with transaction.atomic():
+            people = list(
+                Person.objects.filter(pk__gt=last).order_by("pk").prefetch_related("emails", "phones")[:batch_size]
+            )
+            if not people:
+                break
+            SearchTerm.objects.filter(person__in=people).delete()
+            SearchTerm.objects.bulk_create(
+                [
+                    SearchTerm(term=t, person=p)
+                    for p in people
+                    for t in sorted(
+                        _person_terms(p, [e.address for e in p.emails.all()], [n.number for n in p.phones.all()])
+                    )
+                ],
+                batch_size=5000,
+            )
+        counts["people"] += len(people)
+        last = people[-1].pk
+    return counts

@@ -235,7 +235,9 @@ def test_search_finds_chinese_name_phone_suffix_and_email_part(rep: User) -> Non
     target = PersonFactory.create(
         actor=rep, family_name="诸葛", given_name="明亮", emails=["kongming.zhuge@shu.example"], phones=["13912345678"]
     )
-    PersonFactory.create(actor=rep, family_name="诸", given_name="明", emails=["other@example.com"], phones=["13800000000"])
+    PersonFactory.create(
+        actor=rep, family_name="诸", given_name="明", emails=["other@example.com"], phones=["13800000000"]
+    )
     people = queries.visible_people(rep)
     for query in (
         "诸葛",
@@ -289,3 +291,38 @@ def test_phone_numbers_are_e164(rep: User) -> None:
     PersonFactory.create(actor=rep, phones=["(021) 6123-4567"])
     assert PhoneNumber.objects.get().number == "+862161234567"
     assert Account.objects.count() == 0
+
+
+def test_manager_bulk_actions_lock_only_the_records(manager: User, rep: User, other_rep: User) -> None:
+    """A manager's visibility filter joins the owner's team; row locks must still apply (PostgreSQL)."""
+    people = [PersonFactory.create(actor=rep), PersonFactory.create(actor=other_rep)]
+    ids = [p.pk for p in people]
+    assert services.bulk_set_stage(manager, Person, ids, "active") == 2
+    assert services.bulk_release_to_pool(manager, Person, ids) == 2
+    assert services.bulk_assign_owner(manager, Person, ids, rep) == 2
+    services.set_lifecycle_stage(manager, people[1], "loyal")
+    assert Person.objects.filter(owner=rep, lifecycle_stage="active").count() == 1
+
+
+@pytest.mark.parametrize("role", ["service_agent", "marketer", "analyst"])
+def test_read_all_roles_see_every_record_but_change_only_their_own(role: str, rep: User, outside_rep: User) -> None:
+    from guanxi.staff.tests.factories import UserFactory
+
+    reader = UserFactory.create(role=role)
+    theirs = PersonFactory.create(actor=rep)
+    elsewhere = PersonFactory.create(actor=outside_rep)
+    own = PersonFactory.create(actor=reader)
+    assert set(queries.visible_people(reader)) == {theirs, elsewhere, own}
+    assert set(queries.editable_people(reader)) == {own}
+    with pytest.raises(PermissionDenied):
+        services.update_person(reader, theirs, {"given_name": "Changed"})
+    with pytest.raises(PermissionDenied):
+        services.claim_from_pool(reader, Person, [theirs.pk])
+
+
+def test_manager_sees_accounts_assigned_to_their_team(manager: User, team: object, outside_rep: User) -> None:
+    account = AccountFactory.create(actor=outside_rep, name="Team account")
+    assert list(queries.visible_accounts(manager)) == []
+    services.update_account(outside_rep, account, {"team": team})
+    assert list(queries.visible_accounts(manager)) == [account]
+    assert list(queries.editable_accounts(manager)) == [account]
