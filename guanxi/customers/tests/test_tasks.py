@@ -1,11 +1,11 @@
 import pytest
 from django.test import override_settings
 
+from guanxi.core.worker import start_worker_thread
 from guanxi.customers import queries, tasks
 from guanxi.customers.models import SearchTerm
 from guanxi.customers.tests.factories import AccountFactory, PersonFactory
 from guanxi.staff.models import User
-from guanxi.web.management.commands.serve import start_worker_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

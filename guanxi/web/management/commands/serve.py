@@ -1,54 +1,16 @@
 """`make run`: migrate, load demo data on first start, run the worker and the web server."""
 
-import threading
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connection, connections
+from django.db import connection
+
+from guanxi.core.worker import start_worker_thread
 
 DEMO_PASSWORD = "guanxi-demo"  # noqa: S105  -- the published demo login, printed at start-up
-
-
-class InProcessWorker:
-    """django-tasks-db's worker on a thread of this process, so one command runs the whole product."""
-
-    def __init__(self) -> None:
-        from django_tasks_db.management.commands.db_worker import Worker
-
-        self.worker = Worker(
-            queue_names=["*"],
-            interval=1.0,
-            batch=False,
-            backend_name="default",
-            startup_delay=False,
-            max_tasks=None,
-            worker_id="in-process",
-            excluded_queue_names=[],
-        )
-        self.thread = threading.Thread(target=self._run, name="guanxi-worker", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.worker.run()
-        finally:
-            connections.close_all()
-
-    def start(self) -> "InProcessWorker":
-        self.thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.worker.running = False
-        self.thread.join(timeout)
-
-
-def start_worker_thread() -> InProcessWorker | None:
-    if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
-        return None
-    return InProcessWorker().start()
 
 
 class Command(BaseCommand):

@@ -1,0 +1,45 @@
+"""The background worker run inside the web process by `make run` (the embedded set-up)."""
+
+import threading
+
+from django.conf import settings
+from django.db import connections
+
+
+class InProcessWorker:
+    """django-tasks-db's worker on a thread of this process, so one command runs the whole product."""
+
+    def __init__(self) -> None:
+        from django_tasks_db.management.commands.db_worker import Worker
+
+        self.worker = Worker(
+            queue_names=["*"],
+            interval=1.0,
+            batch=False,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="in-process",
+            excluded_queue_names=[],
+        )
+        self.thread = threading.Thread(target=self._run, name="guanxi-worker", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.worker.run()
+        finally:
+            connections.close_all()
+
+    def start(self) -> "InProcessWorker":
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.worker.running = False
+        self.thread.join(timeout)
+
+
+def start_worker_thread() -> InProcessWorker | None:
+    if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
+        return None
+    return InProcessWorker().start()
