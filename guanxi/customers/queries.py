@@ -216,3 +216,16 @@ def account_ancestors(account: Account, limit: int = 50) -> list[Account]:
         seen.add(parent.pk)
         parent = parent.parent
     return list(reversed(chain))
+
+
+def person_list_rows_for(queryset: QuerySet[Person], user: User) -> QuerySet[Person]:
+    """`person_list_rows`, showing only roles at accounts `user` may see (used by the web lists)."""
+    visible_roles = Role.objects.filter(
+        access.visible_q(user, owner_field="account__owner", team_field="account__team")
+    ).select_related("account")
+    return queryset.select_related("owner").prefetch_related(
+        "tags",
+        Prefetch("emails", queryset=EmailAddress.objects.order_by("-is_primary", "id")),
+        Prefetch("phones", queryset=PhoneNumber.objects.order_by("-is_primary", "id")),
+        Prefetch("roles", queryset=visible_roles),
+    )

@@ -146,6 +146,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `kind` (and a few choice sets appear under two field names): name each
+    # enum once so the schema has stable component names and generates without warnings.
+    "ENUM_NAME_OVERRIDES": {
+        "AccountKindEnum": "guanxi.customers.models.AccountKind",
+        "AddressKindEnum": "guanxi.customers.models.Address.Kind",
+        "EmailKindEnum": "guanxi.customers.models.EmailAddress.Kind",
+        "PhoneKindEnum": "guanxi.customers.models.PhoneNumber.Kind",
+        "RoleKindEnum": "guanxi.customers.models.RoleKind",
+        "RelationshipKindEnum": "guanxi.customers.models.RelationshipKind",
+        "LifecycleStageEnum": "guanxi.customers.models.LifecycleStage",
+        "ChannelEnum": "guanxi.customers.models.Channel",
+        "PartyTypeEnum": ["account", "person"],
+    },
 }
 
 LOGGING = {
