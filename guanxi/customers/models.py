@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from guanxi.core.models import Tag
 
@@ -73,9 +74,9 @@ class Grade(models.TextChoices):
 
 
 class AccountStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    INACTIVE = "inactive", _("Inactive")
-    CLOSED = "closed", _("Closed")
+    ACTIVE = "active", pgettext_lazy("account status", "Active")
+    INACTIVE = "inactive", pgettext_lazy("account status", "Inactive")
+    CLOSED = "closed", pgettext_lazy("account status", "Closed")
 
 
 class Channel(models.TextChoices):
@@ -407,7 +408,9 @@ class ConsentRecord(models.Model):
     purpose = models.CharField(_("purpose"), max_length=16, choices=ConsentPurpose.choices)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     granted = models.BooleanField(_("granted"))
-    source = models.CharField(_("source"), max_length=100, help_text=_("Where consent was given, e.g. signup form"))
+    source = models.CharField(
+        pgettext_lazy("consent", "source"), max_length=100, help_text=_("Where consent was given, e.g. signup form")
+    )
     wording = models.TextField(_("wording shown"))
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True, db_index=True)
     recorded_by = models.ForeignKey(
