@@ -632,3 +632,9 @@ def test_language_switch_renders_chinese(client: Client, rep: User, compiled_tra
     assert "企业客户" in html
     client.post(reverse("staff:set-language"), {"language": "en", "next": "/people/"})
     assert "Contacts" in client.get(reverse("customers:person-list")).content.decode()
+
+
+def test_list_shows_phones_the_way_people_dial_them(client: Client, rep: User) -> None:
+    PersonFactory.create(actor=rep, phones=["13812345678"])
+    response = _login(client, rep).get(reverse("customers:person-list"))
+    assert "+86 138 1234 5678" in response.content.decode()
