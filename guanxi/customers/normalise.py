@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
-from guanxi.customers.search import has_cjk
+from guanxi.core.names import display_name
 
 
 class InvalidValueError(ValueError):
@@ -73,8 +73,4 @@ def domain_of(website: str) -> str:
 
 
 def full_name(family_name: str, given_name: str) -> str:
-    """张 + 伟 → 张伟; Wei + Zhang → Wei Zhang (given name first in Latin script)."""
-    family, given = family_name.strip(), given_name.strip()
-    if has_cjk(family) or has_cjk(given):
-        return f"{family}{given}"
-    return " ".join(part for part in (given, family) if part)
+    return display_name(family_name, given_name)

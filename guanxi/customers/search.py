@@ -11,10 +11,12 @@ import unicodedata
 from collections.abc import Iterable
 from itertools import combinations, pairwise
 
+from guanxi.core.names import CJK
+
 MAX_TERM_LENGTH = 64
 PHONE_SUFFIX_MARK = "~"
 PHONE_PREFIX_MARK = "#"
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _MAX_CJK_FOR_PAIRS = 8
 _PHONE_QUERY = re.compile(r"\+?[\d\s\-().]+")
@@ -24,12 +26,8 @@ def normalise_text(value: str) -> str:
     return unicodedata.normalize("NFKC", value).casefold().strip()
 
 
-def has_cjk(value: str) -> bool:
-    return bool(_CJK.search(value))
-
-
 def _cjk_chars(value: str) -> list[str]:
-    return _CJK.findall(value)
+    return CJK.findall(value)
 
 
 def name_terms(*names: str) -> set[str]:
@@ -38,7 +36,7 @@ def name_terms(*names: str) -> set[str]:
     chars = _cjk_chars(text)
     terms.update(chars)
     terms.update(a + b for a, b in combinations(chars[:_MAX_CJK_FOR_PAIRS], 2))
-    for word in _WORD.findall(_CJK.sub(" ", text)):
+    for word in _WORD.findall(CJK.sub(" ", text)):
         terms.add(word)
     return terms
 
@@ -98,7 +96,7 @@ def query_tokens(query: str) -> list[list[str]]:
                 groups.append([chars[0]])
             else:
                 groups.extend([[a + b] for a, b in pairwise(chars)])
-        for word in _WORD.findall(_CJK.sub(" ", piece)):
+        for word in _WORD.findall(CJK.sub(" ", piece)):
             groups.append([word[:MAX_TERM_LENGTH]])
     return groups
 

@@ -7,6 +7,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.core.names import display_name
+
 
 class StaffRole(models.TextChoices):
     ADMIN = "admin", _("Admin")
@@ -51,8 +53,11 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
     def __str__(self) -> str:
-        full = self.get_full_name()
-        return full or self.username
+        return self.get_full_name() or self.username
+
+    def get_full_name(self) -> str:
+        """陈静 for Chinese names, Jing Chen for Latin ones (Django joins first and last with a space)."""
+        return display_name(self.last_name, self.first_name)
 
     @property
     def is_admin(self) -> bool:

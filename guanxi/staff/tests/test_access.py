@@ -57,3 +57,9 @@ def test_create_user_rejects_unknown_roles() -> None:
     admin = services.create_user("boss", "pw-long-enough", role=StaffRole.ADMIN)
     assert admin.is_superuser
     assert admin.is_admin
+
+
+def test_staff_names_follow_their_script() -> None:
+    assert str(User(username="cj", first_name="静", last_name="陈")) == "陈静"
+    assert str(User(username="tb", first_name="Tom", last_name="Baker")) == "Tom Baker"
+    assert str(User(username="nobody")) == "nobody"
