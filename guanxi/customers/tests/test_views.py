@@ -638,3 +638,12 @@ def test_list_shows_phones_the_way_people_dial_them(client: Client, rep: User) -
     PersonFactory.create(actor=rep, phones=["13812345678"])
     response = _login(client, rep).get(reverse("customers:person-list"))
     assert "+86 138 1234 5678" in response.content.decode()
+
+
+def test_blank_choices_are_translated(client: Client, rep: User) -> None:
+    call_command("compile_translations", verbosity=0)
+    rep.language = "zh-hans"
+    rep.save(update_fields=["language"])
+    page = _login(client, rep).get(reverse("customers:person-create")).content.decode()
+    assert "- 请选择 -" in page
+    assert "Select an option" not in page
