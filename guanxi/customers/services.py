@@ -114,19 +114,21 @@ def _require_settings(actor: User) -> None:
 # Search keys
 
 
-def _account_terms(account: Account) -> set[str]:
-    terms = search.name_terms(account.name)
-    terms |= search.domain_terms(account.domain)
-    if account.registration_number:
-        terms.add(search.normalise_text(account.registration_number))
-    if account.phone:
-        terms |= search.phone_terms(account.phone)
-        terms.add(search.national_phone_term(national_digits(account.phone)))
+def account_search_terms(name: str, domain: str, registration_number: str, phone: str) -> set[str]:
+    """An account's search keys from its stored values; the demo-data loader builds them with this too."""
+    terms = search.name_terms(name)
+    terms |= search.domain_terms(domain)
+    if registration_number:
+        terms.add(search.normalise_text(registration_number))
+    if phone:
+        terms |= search.phone_terms(phone)
+        terms.add(search.national_phone_term(national_digits(phone)))
     return search.clip(terms)
 
 
-def _person_terms(person: Person, emails: Iterable[str], phones: Iterable[str]) -> set[str]:
-    terms = search.name_terms(person.family_name, person.given_name)
+def person_search_terms(family_name: str, given_name: str, emails: Iterable[str], phones: Iterable[str]) -> set[str]:
+    """A person's search keys from names and normalised contacts; the demo-data loader uses it too."""
+    terms = search.name_terms(family_name, given_name)
     for address in emails:
         terms |= search.email_terms(address)
     for number in phones:
@@ -135,6 +137,14 @@ def _person_terms(person: Person, emails: Iterable[str], phones: Iterable[str]) 
         if national:
             terms.add(search.national_phone_term(national))
     return search.clip(terms)
+
+
+def _account_terms(account: Account) -> set[str]:
+    return account_search_terms(account.name, account.domain, account.registration_number, account.phone)
+
+
+def _person_terms(person: Person, emails: Iterable[str], phones: Iterable[str]) -> set[str]:
+    return person_search_terms(person.family_name, person.given_name, emails, phones)
 
 
 def _reindex_account(account: Account) -> None:
