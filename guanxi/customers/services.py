@@ -4,7 +4,7 @@ Each function checks permission, validates, writes, keeps history and search key
 transaction: a failure anywhere leaves nothing half-written.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -378,6 +378,19 @@ def _clean_contact_list(
     return cleaned
 
 
+_PERSON_CLEAN_EXCLUDE = ("owner", "created_by", "tags", "full_name")
+
+
+def _collect[T](errors: dict[str, list[str]], check: Callable[[], T]) -> T | None:
+    """Run one validation step, adding its field errors to `errors`, so a form shows every
+    problem at once instead of one per submit."""
+    try:
+        return check()
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        return None
+
+
 def _person_snapshot(person: Person) -> dict[str, Any]:
     if person.pk:
         emails = [e.address for e in person.emails.all()]
@@ -446,27 +459,13 @@ def create_person(
         fields["owner"] = actor
     _assign(person, fields, PERSON_FIELDS)
     errors: dict[str, list[str]] = {}
-    try:
-        _prepare_person(person)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    clean_emails = clean_phones = None
-    for step in ("emails", "phones", "attributes", "owner", "stage", "fields"):
-        try:
-            if step == "emails":
-                clean_emails = _clean_contact_list(emails, "emails", normalise_email, "address")
-            elif step == "phones":
-                clean_phones = _clean_contact_list(phones, "phones", normalise_phone, "number")
-            elif step == "attributes":
-                person.attributes = clean_attributes("person", attributes or {})
-            elif step == "owner":
-                _check_owner(actor, person.owner)
-            elif step == "stage":
-                _check_stage(lifecycle_stage)
-            else:
-                _full_clean(person, exclude=["owner", "created_by", "tags", "full_name", *errors.keys()])
-        except ValidationError as exc:
-            errors.update(exc.message_dict)
+    _collect(errors, lambda: _prepare_person(person))
+    clean_emails = _collect(errors, lambda: _clean_contact_list(emails, "emails", normalise_email, "address"))
+    clean_phones = _collect(errors, lambda: _clean_contact_list(phones, "phones", normalise_phone, "number"))
+    _collect(errors, lambda: setattr(person, "attributes", clean_attributes("person", attributes or {})))
+    _collect(errors, lambda: _check_owner(actor, person.owner))
+    _collect(errors, lambda: _check_stage(lifecycle_stage))
+    _collect(errors, lambda: _full_clean(person, exclude=[*_PERSON_CLEAN_EXCLUDE, *errors]))
     if errors:
         raise ValidationError(errors)
     person.lifecycle_stage = lifecycle_stage
@@ -497,22 +496,16 @@ def update_person(
     _assign(person, data, PERSON_FIELDS)
     errors: dict[str, list[str]] = {}
     clean_emails = clean_phones = None
-    for step in ("name", "emails", "phones", "attributes", "owner", "fields"):
-        try:
-            if step == "name":
-                _prepare_person(person)
-            elif step == "emails" and emails is not None:
-                clean_emails = _clean_contact_list(emails, "emails", normalise_email, "address")
-            elif step == "phones" and phones is not None:
-                clean_phones = _clean_contact_list(phones, "phones", normalise_phone, "number")
-            elif step == "attributes" and attributes is not None:
-                person.attributes = clean_attributes("person", attributes, current=person.attributes)
-            elif step == "owner":
-                _check_owner(actor, person.owner, before_owner)
-            elif step == "fields":
-                _full_clean(person, exclude=["owner", "created_by", "tags", "full_name", *errors.keys()])
-        except ValidationError as exc:
-            errors.update(exc.message_dict)
+    _collect(errors, lambda: _prepare_person(person))
+    if emails is not None:
+        clean_emails = _collect(errors, lambda: _clean_contact_list(emails, "emails", normalise_email, "address"))
+    if phones is not None:
+        clean_phones = _collect(errors, lambda: _clean_contact_list(phones, "phones", normalise_phone, "number"))
+    if attributes is not None:
+        current = person.attributes
+        _collect(errors, lambda: setattr(person, "attributes", clean_attributes("person", attributes, current=current)))
+    _collect(errors, lambda: _check_owner(actor, person.owner, before_owner))
+    _collect(errors, lambda: _full_clean(person, exclude=[*_PERSON_CLEAN_EXCLUDE, *errors]))
     if errors:
         raise ValidationError(errors)
     person.save()
