@@ -46,13 +46,13 @@ test-sqlite: $(VENV)/.installed-dev browser-deps
 
 test-postgres: $(VENV)/.installed-dev browser-deps
 	@$(PY) manage.py compile_translations --verbosity 0
-	DATABASE_URL=$$(scripts/ensure-postgres) $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+	url=$$(scripts/ensure-postgres) && DATABASE_URL=$$url $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
 test: lint test-sqlite test-postgres
 
 bench: $(VENV)/.installed-dev
 	@$(PY) manage.py compile_translations --verbosity 0
-	BENCH_DATABASE_URL=$$(scripts/ensure-postgres) $(PY) benchmarks/run_all.py
+	url=$$(scripts/ensure-postgres) && BENCH_DATABASE_URL=$$url $(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
