@@ -1,13 +1,14 @@
-"""API plumbing every app shares: RFC 9457 problem details and keyset cursor pagination."""
+"""API plumbing every app shares: strict input, RFC 9457 problem details and keyset cursor pagination."""
 
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +18,31 @@ from rest_framework.views import APIView
 from guanxi.core.pagination import InvalidCursorError, keyset_page, parse_ordering
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+UNKNOWN_FIELD = "Unknown field."
+
+
+class StrictInputMixin:
+    """Refuse input keys the serializer does not know, naming each one.
+
+    `ignored_fields` are output-only fields (id, url, timestamps...) a client may send back
+    unchanged after a GET; they are accepted and ignored, never written.
+    """
+
+    ignored_fields: ClassVar[frozenset[str]] = frozenset()
+    fields: Any
+
+    def to_internal_value(self, data: Any) -> Any:
+        errors: dict[str, Any] = {}
+        if isinstance(data, Mapping):
+            errors = {key: [UNKNOWN_FIELD] for key in data if key not in self.fields and key not in self.ignored_fields}
+        try:
+            value = super().to_internal_value(data)  # type: ignore[misc]  # mixed into a Serializer
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            raise serializers.ValidationError({**detail, **errors}) from exc
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:

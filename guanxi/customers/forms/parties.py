@@ -1,10 +1,12 @@
-"""Web forms for customer records. They only parse and show input: every write goes through
-`customers.services`, whose ValidationError keys (`emails.1`, `attributes.shoe_size`,
-`addresses.0.line1`) are mapped back onto the form fields here."""
+"""The account and contact forms used to create and edit records: model fields, owner, tags,
+custom attributes, an account's address blocks and a contact's e-mail and phone lines.
+
+Each maps the service's error keys back onto its own fields (`resolve_error`).
+"""
 
 import copy
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from django import forms
@@ -12,43 +14,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.core.models import AttributeDefinition, AttributeType, Tag
-from guanxi.customers.models import (
-    Account,
-    AccountKind,
-    Address,
-    Channel,
-    ConsentPurpose,
-    LifecycleStage,
-    MarketSegment,
-    Person,
-    RelationshipKind,
-    RoleKind,
-)
-from guanxi.staff import access
+from guanxi.core.models import AttributeDefinition, Tag
+from guanxi.customers.forms.common import assignable_users, attribute_definitions, attribute_field, parse_party_id
+from guanxi.customers.models import Account, Address, LifecycleStage, Person
 from guanxi.staff.models import Team, User
-
-BLANK = [("", "---------")]
-
-
-# ---------------------------------------------------------------------------------------------
-# Users offered in owner selects
-
-
-def assignable_users(actor: User) -> QuerySet[User]:
-    """Users `actor` may make owner of a record (mirrors `access.can_assign_to`)."""
-    users = User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
-    if actor.is_admin:
-        return users
-    team_ids = access.managed_team_ids(actor) if actor.role == "sales_manager" else []
-    return users.filter(Q(pk=actor.pk) | Q(team_id__in=team_ids))
-
-
-def filterable_users(actor: User) -> QuerySet[User]:
-    """Owners worth offering in a list filter: those whose records `actor` may see."""
-    if actor.is_admin or actor.role in access.READ_ALL_ROLES:
-        return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
-    return assignable_users(actor)
 
 
 class OwnerChoiceField(forms.ModelChoiceField[User]):
@@ -56,63 +25,10 @@ class OwnerChoiceField(forms.ModelChoiceField[User]):
         return str(obj)
 
 
-# ---------------------------------------------------------------------------------------------
-# Mapping service errors onto fields
-
-
-def parse_party_id(value: Any) -> int | None:
-    """Accept "123", "123 · Name" (what the lookup lists offer) or "#123"."""
-    match = re.match(r"\s*#?(\d+)", str(value or ""))
-    return int(match.group(1)) if match else None
-
-
-def add_service_errors(
-    form: forms.Form, exc: ValidationError, resolve: Callable[[str], tuple[str | None, str]] | None = None
-) -> None:
-    """Put each service error next to its field; keys with no field become form-wide errors."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, messages in exc.message_dict.items():
-        field: str | None
-        prefix = ""
-        if resolve is not None:
-            field, prefix = resolve(key)
-        else:
-            field = key
-        if field not in form.fields:
-            field = None
-            if key not in ("__all__", "") and resolve is None:
-                prefix = f"{key}: "
-        for message in messages:
-            form.add_error(field, f"{prefix}{message}")
-
-
 def _resolve_common(key: str) -> tuple[str | None, str]:
     if key.startswith("attributes."):
         return "attr_" + key.split(".", 1)[1], ""
     return key, ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Custom attributes
-
-
-def attribute_definitions(target: str) -> list[AttributeDefinition]:
-    return list(AttributeDefinition.objects.filter(target=target).order_by("position", "key"))
-
-
-def attribute_field(definition: AttributeDefinition, *, for_filter: bool = False) -> forms.Field:
-    label = definition.label
-    required = definition.required and not for_filter
-    if definition.data_type == AttributeType.CHOICE:
-        choices = [("", "---------"), *[(c, c) for c in definition.choices]]
-        return forms.ChoiceField(label=label, choices=choices, required=required)
-    if definition.data_type == AttributeType.DATE and not for_filter:
-        return forms.CharField(label=label, required=required, widget=forms.DateInput(attrs={"type": "date"}))
-    if definition.data_type == AttributeType.NUMBER and not for_filter:
-        return forms.CharField(label=label, required=required, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
-    return forms.CharField(label=label, required=required)
 
 
 class AttributesMixin:
@@ -397,203 +313,3 @@ class PersonForm(AttributesMixin, forms.Form):
         if key == "full_name":
             return "family_name", ""
         return _resolve_common(key)
-
-
-# ---------------------------------------------------------------------------------------------
-# Record page forms
-
-
-class StageForm(forms.Form):
-    stage = forms.ChoiceField(label=_("Lifecycle stage"), choices=LifecycleStage.choices)
-    reason = forms.CharField(label=_("Reason"), max_length=255, required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "stage_%s")  # several forms share a record page: keep ids unique
-        super().__init__(*args, **kwargs)
-
-
-class RoleForm(forms.Form):
-    """Add a role; `party` is the account (on a person page) or the person (on an account page)."""
-
-    party = forms.CharField(label=_("Account"), help_text=_("Type to search, or enter the number."))
-    kind = forms.ChoiceField(label=_("Role"), choices=RoleKind.choices)
-    job_title = forms.CharField(label=_("Job title"), max_length=100, required=False)
-    is_primary_contact = forms.BooleanField(label=_("Primary contact"), required=False)
-
-    def __init__(self, *args: Any, party_label: str = "", **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "role_%s")
-        super().__init__(*args, **kwargs)
-        if party_label:
-            self.fields["party"].label = party_label
-
-    def clean_party(self) -> int:
-        pk = parse_party_id(self.cleaned_data.get("party"))
-        if pk is None:
-            raise ValidationError(_("Choose a record from the list or enter its number."))
-        return pk
-
-
-class RelationshipForm(forms.Form):
-    TARGET_TYPES = [("person", _("Contact")), ("account", _("Account"))]
-
-    kind = forms.ChoiceField(label=_("Relationship"), choices=RelationshipKind.choices)
-    target_type = forms.ChoiceField(label=_("Other record type"), choices=TARGET_TYPES)
-    target = forms.CharField(label=_("Other record"), help_text=_("Type to search, or enter the number."))
-    note = forms.CharField(label=_("Note"), max_length=255, required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "rel_%s")
-        super().__init__(*args, **kwargs)
-
-    def clean_target(self) -> int:
-        pk = parse_party_id(self.cleaned_data.get("target"))
-        if pk is None:
-            raise ValidationError(_("Choose a record from the list or enter its number."))
-        return pk
-
-
-class ConsentForm(forms.Form):
-    GRANTED = [("1", _("Granted")), ("0", _("Withdrawn"))]
-
-    purpose = forms.ChoiceField(label=_("Purpose"), choices=ConsentPurpose.choices)
-    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
-    granted = forms.TypedChoiceField(
-        label=_("Decision"), choices=GRANTED, coerce=lambda v: v == "1", widget=forms.RadioSelect, initial="1"
-    )
-    source = forms.CharField(label=_("Where it was given"), max_length=100, help_text=_("e.g. signup form, phone call"))
-    wording = forms.CharField(
-        label=_("Wording shown"), widget=forms.Textarea(attrs={"rows": 2}), help_text=_("The exact text shown.")
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "consent_%s")
-        super().__init__(*args, **kwargs)
-
-
-# ---------------------------------------------------------------------------------------------
-# Lists: filters and bulk actions
-
-
-class BulkForm(forms.Form):
-    ACTIONS = [
-        ("assign", _("Assign owner")),
-        ("add_tag", _("Add tag")),
-        ("remove_tag", _("Remove tag")),
-        ("set_stage", _("Change stage")),
-        ("release", _("Release to shared pool")),
-        ("claim", _("Claim")),
-    ]
-    ids = forms.TypedMultipleChoiceField(coerce=int, required=False)
-    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
-    owner = forms.CharField(required=False)
-    tag = forms.CharField(label=_("Tag"), max_length=64, required=False)
-    stage = forms.ChoiceField(label=_("Stage"), choices=BLANK + list(LifecycleStage.choices), required=False)
-    next = forms.CharField(required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        ids_field = cast(forms.TypedMultipleChoiceField, self.fields["ids"])
-        raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else self.data.get("ids", [])
-        ids_field.choices = [(v, v) for v in raw if str(v).isdigit()]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        action = data.get("action")
-        if not data.get("ids"):
-            raise ValidationError(_("Select at least one record."))
-        if action in ("add_tag", "remove_tag") and not (data.get("tag") or "").strip():
-            self.add_error("tag", _("Enter a tag."))
-        if action == "set_stage" and not data.get("stage"):
-            self.add_error("stage", _("Choose a stage."))
-        if action == "assign" and not data.get("owner"):
-            self.add_error("owner", _("Choose an owner."))
-        return data
-
-
-class FilterForm(forms.Form):
-    """The list filters, shown in the page; the list reads them into `queries.PartyFilters`."""
-
-    q = forms.CharField(label=_("Search"), required=False)
-    owner = forms.ChoiceField(label=_("Owner"), required=False)
-    tag = forms.ChoiceField(label=_("Tag"), required=False)
-    stage = forms.ChoiceField(label=_("Stage"), choices=BLANK + list(LifecycleStage.choices), required=False)
-
-    def __init__(
-        self,
-        *args: Any,
-        users: Iterable[User],
-        tags: Iterable[Tag],
-        definitions: list[AttributeDefinition],
-        for_accounts: bool,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["owner"]).choices = [
-            ("", _("Anyone")),
-            ("me", _("Me")),
-            ("pool", _("Shared pool")),
-            *[(str(u.pk), str(u)) for u in users],
-        ]
-        cast(forms.ChoiceField, self.fields["tag"]).choices = BLANK + [(t.name, t.name) for t in tags]
-        if for_accounts:
-            self.fields["market_segment"] = forms.ChoiceField(
-                label=_("Market segment"), choices=BLANK + list(MarketSegment.choices), required=False
-            )
-            self.fields["kind"] = forms.ChoiceField(
-                label=_("Kind"), choices=BLANK + list(AccountKind.choices), required=False
-            )
-        for definition in definitions:
-            self.fields[f"attr.{definition.key}"] = attribute_field(definition, for_filter=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Settings
-
-
-class TagForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=64)
-    color = forms.CharField(
-        label=_("Colour"), max_length=7, initial="#6b7280", widget=forms.TextInput({"type": "color"})
-    )
-
-
-class AttributeDefinitionForm(forms.Form):
-    TARGETS = [("account", _("Accounts")), ("person", _("Contacts"))]
-
-    target = forms.ChoiceField(label=_("Record type"), choices=TARGETS)
-    key = forms.SlugField(label=_("Key"), max_length=64, help_text=_("Letters, digits, - and _; fixed once created."))
-    label = forms.CharField(label=_("Label"), max_length=100)
-    data_type = forms.ChoiceField(label=_("Type"), choices=AttributeType.choices)
-    choices = forms.CharField(
-        label=_("Choices"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("For a choice attribute: one choice per line."),
-    )
-    required = forms.BooleanField(label=_("Required"), required=False)
-    position = forms.IntegerField(label=_("Position"), min_value=0, initial=0)
-
-    def __init__(self, *args: Any, instance: AttributeDefinition | None = None, **kwargs: Any) -> None:
-        self.instance = instance
-        if instance is not None:
-            kwargs.setdefault(
-                "initial",
-                {
-                    "target": instance.target,
-                    "key": instance.key,
-                    "label": instance.label,
-                    "data_type": instance.data_type,
-                    "choices": "\n".join(instance.choices or []),
-                    "required": instance.required,
-                    "position": instance.position,
-                },
-            )
-        super().__init__(*args, **kwargs)
-        if instance is not None:
-            for name in ("target", "key", "data_type"):
-                self.fields[name].disabled = True
-
-    def service_data(self) -> dict[str, Any]:
-        data = dict(self.cleaned_data)
-        data["choices"] = [line.strip() for line in (data.get("choices") or "").splitlines() if line.strip()]
-        return data

@@ -1,0 +1,1 @@
+"""REST API for customer records: accounts, people, roles, relationships, tags, custom attributes."""
