@@ -1,0 +1,48 @@
+"""`make bench`: every benchmark on SQLite and on PostgreSQL ($BENCH_DATABASE_URL), one process each.
+
+Each benchmark runs in its own process because Django is configured once per process for one
+database. The large data set for the latency benchmark is generated on first use and then reused.
+
+    BENCH_DATABASE_URL=postgres://guanxi:guanxi@127.0.0.1:5432/guanxi python benchmarks/run_all.py
+    python benchmarks/run_all.py --db sqlite --load-people 20000 --requests 20
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _run(script: str, *args: str) -> int:
+    command = [sys.executable, str(HERE / script), *args]
+    print(f"\n$ {' '.join(command[1:])}", flush=True)
+    started = time.perf_counter()
+    code = subprocess.call(command, env=os.environ.copy())  # noqa: S603  -- our own scripts
+    print(f"({time.perf_counter() - started:.0f} s, exit {code})", flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", action="append", choices=["sqlite", "postgres"], help="default: both")
+    parser.add_argument("--load-people", default="50000", help="people for the load benchmark")
+    parser.add_argument("--requests", default="50", help="timed requests per latency row")
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args(argv)
+    databases = args.db or ["sqlite", "postgres"]
+    if "postgres" in databases and not os.environ.get("BENCH_DATABASE_URL"):
+        print("BENCH_DATABASE_URL is not set; using the local default (see benchmarks/common.py)")
+    failures = 0
+    for db in databases:
+        failures += _run("bench_demo_load.py", "--db", db, "--people", args.load_people) != 0
+        if not args.skip_latency:
+            failures += _run("bench_list_latency.py", "--db", db, "--requests", args.requests) != 0
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
