@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "guanxi.core",
     "guanxi.staff",
     "guanxi.customers",
+    "guanxi.dataio",
     "guanxi.web",
 ]
 

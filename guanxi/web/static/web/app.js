@@ -47,7 +47,35 @@
     }
   });
 
-  function init() { document.querySelectorAll("form.bulk-form").forEach(refresh); }
+  // Live progress of a background job (imports, exports): poll its JSON until it ends, then
+  // reload so the server renders the outcome. A reload mid-job simply resumes polling.
+  function pollJob(box) {
+    if (box.dataset.polling || box.dataset.finished === "1") return;
+    box.dataset.polling = "1";
+    var bar = box.querySelector("progress");
+    var status = box.querySelector(".job-status");
+    var count = box.querySelector(".job-count");
+    function tick() {
+      if (!document.body.contains(box)) return;
+      fetch(box.dataset.jobUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) {
+          if (!data) { window.setTimeout(tick, 3000); return; }
+          if (bar) { bar.value = data.percent; bar.textContent = data.percent + "%"; }
+          if (status) status.textContent = data.status_label;
+          if (count) count.textContent = data.processed + " / " + data.total;
+          if (data.finished) { window.location.reload(); return; }
+          window.setTimeout(tick, 1000);
+        })
+        .catch(function () { window.setTimeout(tick, 3000); });
+    }
+    window.setTimeout(tick, 500);
+  }
+
+  function init() {
+    document.querySelectorAll("form.bulk-form").forEach(refresh);
+    document.querySelectorAll("[data-job-url]").forEach(pollJob);
+  }
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSettle", init);
 })();

@@ -1,9 +1,14 @@
-"""The REST API under /api/: a router for the customer-record endpoints and the token sign-in."""
+"""The REST API under /api/: one router for every app's endpoints, and the token sign-in.
+
+It lives at project level, beside `urls.py`, because it names every app and no app may import
+the ones that build on it.
+"""
 
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from guanxi.customers.api import configuration, links, parties
+from guanxi.dataio import api as dataio_api
 from guanxi.staff.api import ObtainTokenView
 
 app_name = "api"
@@ -15,6 +20,8 @@ router.register("roles", links.RoleViewSet, basename="role")
 router.register("relationships", links.RelationshipViewSet, basename="relationship")
 router.register("tags", configuration.TagViewSet, basename="tag")
 router.register("attribute-definitions", configuration.AttributeDefinitionViewSet, basename="attribute-definition")
+
+dataio_api.register(router)
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),

@@ -1,0 +1,7 @@
+"""REST endpoints for merging."""
+
+from rest_framework.routers import DefaultRouter
+
+
+def register(router: DefaultRouter) -> None:
+    """Add this area's viewsets to the project router."""

@@ -1,0 +1,5 @@
+"""Web pages for exporting."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
