@@ -16,7 +16,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 class InvalidCursorError(ValueError):
@@ -100,6 +100,6 @@ def keyset_page[ModelT: models.Model](
 
 
 def capped_count(queryset: models.QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """Count at most `cap + 1` rows: "10,000+" is as useful to a person as the exact figure."""
+    """Count at most `cap + 1` rows: "1,000+" is as useful to a person as the exact figure."""
     count = queryset.order_by()[: cap + 1].count()
     return min(count, cap), count > cap
