@@ -108,7 +108,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
 
 class KeysetCursorPagination(BasePagination):
-    """Cursor pagination over `(ordering field, id)`; `?ordering=` picks from the view's list."""
+    """Cursor pagination over `(ordering field, id)`; `?ordering=` picks from the view's list.
+
+    A view may offer `keyset_branches()`, the OR-ed parts of its queryset (see `keyset_page`).
+    """
 
     page_size = 25
     max_page_size = 200
@@ -129,8 +132,13 @@ class KeysetCursorPagination(BasePagination):
             raise exceptions.ValidationError(
                 {self.page_size_query_param: [f"Must be between 1 and {self.max_page_size}."]}
             )
+        branches_of = getattr(view, "keyset_branches", None)
         page = keyset_page(
-            queryset, ordering=self.ordering, cursor=request.query_params.get(self.cursor_query_param), size=size
+            queryset,
+            ordering=self.ordering,
+            cursor=request.query_params.get(self.cursor_query_param),
+            size=size,
+            branches=branches_of() if branches_of else (),
         )
         self.request = request
         self.page = page

@@ -29,6 +29,16 @@ def visible_accounts(user: User) -> QuerySet[Account]:
     return Account.objects.filter(access.visible_q(user, team_field="team"))
 
 
+def visible_account_branches(user: User) -> list[Q]:
+    """The OR-ed parts of account visibility, for `keyset_page(branches=...)`."""
+    return access.visible_branches(user, team_field="team")
+
+
+def visible_person_branches(user: User) -> list[Q]:
+    """The OR-ed parts of person visibility, for `keyset_page(branches=...)`."""
+    return access.visible_branches(user)
+
+
 def editable_accounts(user: User) -> QuerySet[Account]:
     return Account.objects.filter(access.editable_q(user, team_field="team"))
 

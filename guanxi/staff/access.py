@@ -36,16 +36,30 @@ def _team_q(user: User, owner_field: str, team_field: str | None) -> Q:
     return q
 
 
+def visible_branches(user: Any, *, owner_field: str = "owner", team_field: str | None = None) -> list[Q]:
+    """The parts of `visible_q` that are OR-ed together; empty when one filter says it all.
+
+    A list page may fetch each part on its own index and merge them: SQLite otherwise sorts
+    every visible row (190,000 for a rep on a million people) to show the first 25.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    if user.is_admin or user.role in READ_ALL_ROLES:
+        return []
+    branches = [Q(**{owner_field: user}), Q(**{f"{owner_field}__isnull": True})]
+    if user.role == StaffRole.SALES_MANAGER:
+        branches.append(_team_q(user, owner_field, team_field))
+    return branches
+
+
 def visible_q(user: Any, *, owner_field: str = "owner", team_field: str | None = None) -> Q:
     """A filter selecting the records `user` may see."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Q(pk__in=[])
-    if user.is_admin or user.role in READ_ALL_ROLES:
-        return Q()
-    own_or_pool = Q(**{owner_field: user}) | Q(**{f"{owner_field}__isnull": True})
-    if user.role == StaffRole.SALES_MANAGER:
-        return own_or_pool | _team_q(user, owner_field, team_field)
-    return own_or_pool
+    q = Q()
+    for branch in visible_branches(user, owner_field=owner_field, team_field=team_field):
+        q |= branch
+    return q
 
 
 def editable_q(user: Any, *, owner_field: str = "owner", team_field: str | None = None) -> Q:

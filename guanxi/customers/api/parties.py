@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -210,6 +210,9 @@ class PersonViewSet(_PartyViewSet):
     def visible(self, user: User) -> QuerySet[Person]:
         return queries.visible_people(user)
 
+    def keyset_branches(self) -> list[Q]:
+        return queries.visible_person_branches(actor_of(self.request))
+
     def editable(self, user: User) -> QuerySet[Person]:
         return queries.editable_people(user)
 
@@ -296,6 +299,9 @@ class AccountViewSet(_PartyViewSet):
 
     def visible(self, user: User) -> QuerySet[Account]:
         return queries.visible_accounts(user)
+
+    def keyset_branches(self) -> list[Q]:
+        return queries.visible_account_branches(actor_of(self.request))
 
     def editable(self, user: User) -> QuerySet[Account]:
         return queries.editable_accounts(user)

@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+from django.db import connection
 from pytest_django import DjangoAssertNumQueries
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -422,6 +423,12 @@ def test_bad_cursor_and_page_size_are_400(rep: User) -> None:
     assert problem_fields(response) == {"page_size"}
 
 
+def branch_keys(branches: int) -> int:
+    """Extra queries of a list paged branch by branch: on SQLite the keys of each visibility
+    branch (own, pool, team) are read apart first (see `keyset_page`); one OR query elsewhere."""
+    return branches if connection.vendor == "sqlite" else 0
+
+
 def _list_queries(
     client: APIClient,
     url: str,
@@ -454,11 +461,12 @@ def test_people_list_query_count_is_fixed(
         services.add_role(rep, person, account, "user")
     client = client_for(rep)
     # token + page + tags + emails + phones + roles (with their accounts)
-    _list_queries(client, "/api/people/", 3, django_assert_num_queries, 6)
-    _list_queries(client, "/api/people/", 12, django_assert_num_queries, 6)
+    own_and_pool = branch_keys(2)
+    _list_queries(client, "/api/people/", 3, django_assert_num_queries, 6 + own_and_pool)
+    _list_queries(client, "/api/people/", 12, django_assert_num_queries, 6 + own_and_pool)
     # a custom attribute filter reads the definitions once
-    _list_queries(client, "/api/people/", 3, django_assert_num_queries, 7, **{"attr.size": "x"})
-    _list_queries(client, "/api/people/", 12, django_assert_num_queries, 7, **{"attr.size": "x"})
+    _list_queries(client, "/api/people/", 3, django_assert_num_queries, 7 + own_and_pool, **{"attr.size": "x"})
+    _list_queries(client, "/api/people/", 12, django_assert_num_queries, 7 + own_and_pool, **{"attr.size": "x"})
 
 
 def test_accounts_list_query_count_is_fixed(
@@ -469,10 +477,10 @@ def test_accounts_list_query_count_is_fixed(
         AccountFactory.create(actor=rep, name=f"Co {n}", parent=parent, tags=["x"], addresses=[{"line1": f"{n} Road"}])
     client = client_for(rep)
     # token + page (with owner and parent joined) + tags + addresses
-    _list_queries(client, "/api/accounts/", 2, django_assert_num_queries, 4)
-    _list_queries(client, "/api/accounts/", 11, django_assert_num_queries, 4)
-    # a manager's visibility needs the managed teams once
-    _list_queries(client_for(manager), "/api/accounts/", 11, django_assert_num_queries, 5)
+    _list_queries(client, "/api/accounts/", 2, django_assert_num_queries, 4 + branch_keys(2))
+    _list_queries(client, "/api/accounts/", 11, django_assert_num_queries, 4 + branch_keys(2))
+    # a manager's visibility needs the managed teams once, and has a third branch: the team's
+    _list_queries(client_for(manager), "/api/accounts/", 11, django_assert_num_queries, 5 + branch_keys(3))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -49,6 +49,11 @@ class PartyKind:
 
     def visible(self, user: User) -> QuerySet[Any]:
         return queries.visible_accounts(user) if self.name == "account" else queries.visible_people(user)
+
+    def visible_branches(self, user: User) -> list[Q]:
+        if self.name == "account":
+            return queries.visible_account_branches(user)
+        return queries.visible_person_branches(user)
 
     def editable(self, user: User) -> QuerySet[Any]:
         return queries.editable_accounts(user) if self.name == "account" else queries.editable_people(user)

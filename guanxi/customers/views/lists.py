@@ -59,11 +59,14 @@ def _party_list(request: HttpRequest, kind: PartyKind) -> HttpResponse:
     queryset = kind.filter(kind.visible(user), filters, user)
     ordering = parse_ordering(request.GET.get("ordering"), kind.orderings, kind.default_ordering)
     cursor = request.GET.get("cursor") or None
+    branches = kind.visible_branches(user)
     try:
-        page = keyset_page(kind.rows(queryset, user), ordering=ordering, cursor=cursor, size=PAGE_SIZE)
+        page = keyset_page(
+            kind.rows(queryset, user), ordering=ordering, cursor=cursor, size=PAGE_SIZE, branches=branches
+        )
     except InvalidCursorError:
         cursor = None
-        page = keyset_page(kind.rows(queryset, user), ordering=ordering, cursor=None, size=PAGE_SIZE)
+        page = keyset_page(kind.rows(queryset, user), ordering=ordering, cursor=None, size=PAGE_SIZE, branches=branches)
     total, more = capped_count(queryset)
     try:
         position = max(1, int(request.GET.get("pos", "1"))) if cursor else 1
