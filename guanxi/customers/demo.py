@@ -71,6 +71,7 @@ class DemoSize:
     accounts: int
     people: int
     extra_reps: int  # reps beyond rep1..rep3, spread over the teams
+    duplicate_share: float = 0.01  # people entered twice (a near-copy), for the duplicates view
 
 
 SIZES = {
@@ -626,8 +627,16 @@ class DemoGenerator:
         first_account_id: int = 1,
         first_person_id: int = 1,
         today: datetime.date | None = None,
+        duplicate_share: float = 0.01,
     ) -> None:
         self.tables = Tables(connection)
+        # Seeded duplicates: this share of people is a near-copy of an earlier person (a typo,
+        # another word order, pinyin for characters, another e-mail, the same phone...);
+        # `seeded_duplicates` lists (original id, copy id) so benchmarks can score the finder.
+        self.duplicate_share = duplicate_share
+        self.seeded_duplicates: list[tuple[int, int, str]] = []  # original, copy, variant
+        self._copy_sources: list[_CopySource] = []
+        self._used_emails: set[str] = set()
         self.ref = reference
         self.n_accounts = accounts
         self.n_people = people
@@ -977,8 +986,12 @@ class DemoGenerator:
                 t.search_term,
             )
         }
+        share = self.duplicate_share
         for index in range(start, stop):
-            self._person(self.first_person_id + index, rows)
+            if share and self._copy_sources and self.rng.random() < share:
+                self._near_copy(self.first_person_id + index, rows)
+            else:
+                self._person(self.first_person_id + index, rows)
         rows[t.search_term].sort(key=itemgetter(0))
         return Chunk("people", stop - start, list(rows.items()))
 
@@ -1039,6 +1052,7 @@ class DemoGenerator:
                 domains = CN_PERSONAL_DOMAINS if chinese else WEST_PERSONAL_DOMAINS
                 address = f"{local}@{self._pick(domains)}"
                 kind = EmailAddress.Kind.PERSONAL
+            address = self._unique_email(address)
             if address not in emails:
                 emails.append(address)
                 rows[t.email].append((person_id, address, kind, len(emails) == 1, *t.email.defaults))
@@ -1182,6 +1196,148 @@ class DemoGenerator:
         if len(self._referrers) > 5000:
             del self._referrers[:2500]
         self._consents(person_id, chinese, created, emails, phones, rows[t.consent])
+        if self.duplicate_share and (emails or phones or account is not None):
+            self._copy_sources.append(
+                _CopySource(
+                    person_id,
+                    chinese,
+                    family,
+                    given,
+                    family_py,
+                    given_py,
+                    tuple(emails),
+                    tuple(phones),
+                    account,
+                    birthday,
+                    owner,
+                    language,
+                    channel,
+                )
+            )
+            if len(self._copy_sources) > 400:
+                del self._copy_sources[:200]
+
+    def _unique_email(self, address: str) -> str:
+        """A mailbox belongs to one person: a taken address gets a number, as a mail provider
+        would ask for, so two generated people never share one (only seeded copies do)."""
+        if address not in self._used_emails:
+            self._used_emails.add(address)
+            return address
+        local, _at, domain = address.partition("@")
+        while True:
+            candidate = f"{local}{self.rng.randrange(2, 10_000)}@{domain}"
+            if candidate not in self._used_emails:
+                self._used_emails.add(candidate)
+                return candidate
+
+    # -- seeded duplicates ---------------------------------------------------------------------
+
+    def _typo(self, word: str) -> str:
+        """One keyboard slip in a Latin word: a letter dropped, doubled, swapped or replaced."""
+        rng = self.rng
+        if len(word) < 3:
+            return word + word[-1]
+        position = rng.randrange(1, len(word) - 1)
+        kind = rng.random()
+        if kind < 0.3:
+            return word[:position] + word[position + 1 :]
+        if kind < 0.5:
+            return word[:position] + word[position] + word[position:]
+        if kind < 0.8:
+            return word[: position - 1] + word[position] + word[position - 1] + word[position + 1 :]
+        replacement = self._pick([c for c in "aeiouy" if c != word[position]])
+        return word[:position] + replacement + word[position + 1 :]
+
+    def _copy_name(self, src: "_CopySource") -> tuple[str, str, str]:
+        """(family, given, variant) of the copy: how the same name was entered a second time."""
+        roll = self.rng.random()
+        if src.chinese:
+            if roll < 0.3:
+                chars = list(src.given)
+                spots = [i for i, c in enumerate(chars) if c in _HOMOPHONES]
+                if spots:  # a pinyin input method picks a homophone: 晓明 → 小明
+                    spot = self._pick(spots)
+                    chars[spot] = self._pick(_HOMOPHONES[chars[spot]])
+                    return src.family, "".join(chars), "homophone"
+            if roll < 0.5:
+                return src.given, src.family, "swapped"
+            if roll < 0.8:
+                family_py, given_py = src.family_py.capitalize(), src.given_py.capitalize()
+                if self.rng.random() < 0.3:
+                    return "", f"{given_py} {family_py}", "pinyin"
+                return family_py, given_py, "pinyin"
+            return src.family, src.given, "same_name"
+        if roll < 0.45:
+            if self.rng.random() < 0.6:
+                return src.family, self._typo(src.given), "typo"
+            return self._typo(src.family), src.given, "typo"
+        if roll < 0.7:
+            return src.given, src.family, "swapped"
+        return src.family, src.given, "same_name"
+
+    def _near_copy(self, person_id: int, rows: dict[Table, list[Row]]) -> None:
+        """The same person entered again: a name variant, keeping at least one of their e-mail,
+        phone or company, perhaps with another e-mail or phone of their own."""
+        rng, t = self.rng, self.tables
+        src = self._copy_sources.pop(int(rng.random() * len(self._copy_sources)))
+        family, given, variant = self._copy_name(src)
+        links = [kind for kind, present in (("email", src.emails), ("phone", src.phones), ("account", src.account))
+                 if present]  # fmt: skip
+        kept = {kind for kind in links if rng.random() < 0.5} or {self._pick(links)}
+        emails = [src.emails[0]] if "email" in kept else []
+        if rng.random() < 0.4:
+            domains = CN_PERSONAL_DOMAINS if src.chinese else WEST_PERSONAL_DOMAINS
+            emails.append(self._unique_email(f"{src.family_py}.{src.given_py}@{self._pick(domains)}"))
+        phones = [src.phones[0]] if "phone" in kept else []
+        if not phones and rng.random() < 0.3:
+            phones.append(self.cn_mobile() if src.chinese else self.west_mobile())
+        account = src.account if "account" in kept else None
+        created = self._moment(365)
+        created_sql = self._dt(created)
+        owner = src.owner if rng.random() < 0.8 else self._owner(0.15)
+        owner_or_admin = owner if owner is not None else self.ref.admin_id
+        stage = self._weighted(STAGES, _PERSON_STAGE_CUM)
+        birthday = src.birthday if rng.random() < 0.5 else None
+        rows[t.person].append(
+            (
+                person_id,
+                family,
+                given,
+                full_name(family, given),
+                birthday,
+                src.language,
+                src.channel,
+                "",
+                "",
+                owner,
+                Source.IMPORT,
+                stage,
+                self.empty_json,
+                "",
+                created_sql,
+                created_sql,
+                owner_or_admin,
+                *t.person.defaults,
+            )
+        )
+        rows[t.lifecycle].append(
+            (None, person_id, "", stage, created_sql, owner_or_admin, DEMO_REASON, *t.lifecycle.defaults)
+        )
+        for position, address in enumerate(dict.fromkeys(emails)):
+            work = account is not None and address.endswith("@" + account.domain)
+            kind = EmailAddress.Kind.WORK if work else EmailAddress.Kind.PERSONAL
+            rows[t.email].append((person_id, address, kind, position == 0, *t.email.defaults))
+        for position, number in enumerate(dict.fromkeys(phones)):
+            rows[t.phone].append((person_id, number, PhoneNumber.Kind.MOBILE, position == 0, *t.phone.defaults))
+        if account is not None:
+            kind = self._weighted(ROLE_KINDS, _ROLE_CUM)
+            title = self._pick(ROLE_TITLES[kind])[0 if src.chinese else 1]
+            rows[t.role].append((person_id, account.id, kind, title, False, "", created_sql, *t.role.defaults))
+        rows[t.search_term].extend(
+            (term, None, person_id, *t.search_term.defaults)
+            for term in person_search_terms(family, given, list(dict.fromkeys(emails)), list(dict.fromkeys(phones)))
+        )
+        self.seeded_duplicates.append((src.id, person_id, variant))
 
     def _roles(
         self,
@@ -1278,6 +1434,36 @@ class DemoGenerator:
                 withdrawn = min(self.now, granted_at + datetime.timedelta(days=rng.randrange(1, 400)))
                 withdrawal = (ConsentPurpose.MARKETING, channel, False, "unsubscribe link", wording)
                 out.append((person_id, *withdrawal, self._dt(withdrawn), None, *table.defaults))
+
+
+@dataclass(frozen=True)
+class _CopySource:
+    """What a seeded near-copy of a person is made from."""
+
+    id: int
+    chinese: bool
+    family: str
+    given: str
+    family_py: str
+    given_py: str
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    account: _AccountInfo | None
+    birthday: Any
+    owner: int | None
+    language: str
+    channel: str
+
+
+def _homophones() -> dict[str, tuple[str, ...]]:
+    """Given-name characters with another of the same pinyin in the list (丽/莉, 玉/宇/雨)."""
+    by_sound: dict[str, list[str]] = {}
+    for char, sound in CN_GIVEN:
+        by_sound.setdefault(sound, []).append(char)
+    return {c: tuple(o for o in chars if o != c) for chars in by_sound.values() if len(chars) > 1 for c in chars}
+
+
+_HOMOPHONES = _homophones()
 
 
 def _cumulative(weights: Sequence[float]) -> list[float]:

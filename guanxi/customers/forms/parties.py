@@ -106,6 +106,9 @@ class AccountForm(AttributesMixin, forms.Form):
     )
     team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.all(), required=False)
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separate tags with commas."))
+    save_anyway = forms.BooleanField(
+        label=_("Save anyway: it is not one of the likely duplicates listed"), required=False
+    )
 
     def __init__(
         self,
@@ -201,6 +204,19 @@ class AccountForm(AttributesMixin, forms.Form):
         data["team"] = self.cleaned_data.get("team")
         return data
 
+    IDENTITY_FIELDS = frozenset({"name", "website", "registration_number", "phone", "parent"})
+
+    def duplicate_lookup(self) -> dict[str, Any] | None:
+        """What to look for likely duplicates with, or None when there is nothing to check:
+        "save anyway" is ticked, or an edit left the identifying fields as they were."""
+        if self.cleaned_data.get("save_anyway"):
+            return None
+        if self.instance is not None and not self.IDENTITY_FIELDS & set(self.changed_data):
+            return None
+        data = {name: self.cleaned_data.get(name) for name in ("name", "website", "registration_number", "phone")}
+        data["parent"] = self.cleaned_data.get("parent")
+        return data
+
     def resolve_error(self, key: str, origin: list[int]) -> tuple[str | None, str]:
         match = re.match(r"addresses\.(\d+)\.(\w+)$", key)
         if match:
@@ -244,6 +260,9 @@ class PersonForm(AttributesMixin, forms.Form):
         label=_("Owner"), queryset=User.objects.none(), required=False, empty_label=_("— Shared pool —")
     )
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separate tags with commas."))
+    save_anyway = forms.BooleanField(
+        label=_("Save anyway: it is not one of the likely duplicates listed"), required=False
+    )
 
     def __init__(self, *args: Any, actor: User, instance: Person | None = None, **kwargs: Any) -> None:
         self.instance = instance
@@ -298,6 +317,23 @@ class PersonForm(AttributesMixin, forms.Form):
         for name in ("preferred_language", "preferred_channel", "source"):
             data[name] = data[name] or ""
         data["owner"] = self.cleaned_data.get("owner")
+        return data
+
+    IDENTITY_FIELDS = frozenset({"family_name", "given_name", "emails", "phones"})
+
+    def duplicate_lookup(self) -> dict[str, Any] | None:
+        """What to look for likely duplicates with, or None when there is nothing to check:
+        "save anyway" is ticked, or an edit left the name, e-mails and phones as they were."""
+        if self.cleaned_data.get("save_anyway"):
+            return None
+        if self.instance is not None and not self.IDENTITY_FIELDS & set(self.changed_data):
+            return None
+        data: dict[str, Any] = {name: self.cleaned_data.get(name) or "" for name in ("family_name", "given_name")}
+        data["emails"] = self.email_list()
+        data["phones"] = self.phone_list()
+        data["birthday"] = self.cleaned_data.get("birthday")
+        if self.instance is not None:
+            data["account_ids"] = list(self.instance.roles.values_list("account_id", flat=True))
         return data
 
     def email_list(self) -> list[str]:

@@ -8,18 +8,31 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
-from guanxi.customers import queries, services
+from guanxi.customers import duplicates, queries, services
+from guanxi.customers.duplicates import DuplicateMatch
 from guanxi.customers.forms.common import add_service_errors
 from guanxi.customers.forms.parties import AccountForm, PersonForm, split_tags
 from guanxi.customers.models import Account
 from guanxi.customers.views.common import ACCOUNTS, PEOPLE, PartyKind, get_account, get_person, request_user
+from guanxi.staff.models import User
+
+
+def _account_duplicates(form: AccountForm, user: User, exclude_id: int | None = None) -> list[DuplicateMatch]:
+    lookup = form.duplicate_lookup()
+    return [] if lookup is None else duplicates.likely_duplicates_of_account(lookup, user=user, exclude_id=exclude_id)
+
+
+def _person_duplicates(form: PersonForm, user: User, exclude_id: int | None = None) -> list[DuplicateMatch]:
+    lookup = form.duplicate_lookup()
+    return [] if lookup is None else duplicates.likely_duplicates_of_person(lookup, user=user, exclude_id=exclude_id)
 
 
 @login_required
 def account_create(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     form = AccountForm(request.POST or None, actor=user, visible_accounts=queries.visible_accounts(user))
-    if request.method == "POST" and form.is_valid():
+    likely: list[DuplicateMatch] = []
+    if request.method == "POST" and form.is_valid() and not (likely := _account_duplicates(form, user)):
         addresses, origin = form.address_values()
         try:
             account = services.create_account(
@@ -36,7 +49,10 @@ def account_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Created the account %(name)s.") % {"name": account.name})
             return redirect("customers:account-detail", pk=account.pk)
     return render(
-        request, "customers/account_form.html", {"form": form}, status=400 if form.is_bound and form.errors else 200
+        request,
+        "customers/account_form.html",
+        {"form": form, "duplicates": likely},
+        status=400 if form.is_bound and form.errors else 200,
     )
 
 
@@ -49,7 +65,8 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = AccountForm(
         request.POST or None, actor=user, instance=account, visible_accounts=queries.visible_accounts(user)
     )
-    if request.method == "POST" and form.is_valid():
+    likely: list[DuplicateMatch] = []
+    if request.method == "POST" and form.is_valid() and not (likely := _account_duplicates(form, user, account.pk)):
         addresses, origin = form.address_values()
         try:
             services.update_account(
@@ -68,7 +85,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "customers/account_form.html",
-        {"form": form, "account": account},
+        {"form": form, "account": account, "duplicates": likely},
         status=400 if form.is_bound and form.errors else 200,
     )
 
@@ -77,7 +94,8 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def person_create(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     form = PersonForm(request.POST or None, actor=user)
-    if request.method == "POST" and form.is_valid():
+    likely: list[DuplicateMatch] = []
+    if request.method == "POST" and form.is_valid() and not (likely := _person_duplicates(form, user)):
         try:
             person = services.create_person(
                 user,
@@ -94,7 +112,10 @@ def person_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Created the contact %(name)s.") % {"name": person.full_name})
             return redirect("customers:person-detail", pk=person.pk)
     return render(
-        request, "customers/person_form.html", {"form": form}, status=400 if form.is_bound and form.errors else 200
+        request,
+        "customers/person_form.html",
+        {"form": form, "duplicates": likely},
+        status=400 if form.is_bound and form.errors else 200,
     )
 
 
@@ -105,7 +126,8 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not queries.editable_people(user).filter(pk=pk).exists():
         raise PermissionDenied(_("You may not change this record."))
     form = PersonForm(request.POST or None, actor=user, instance=person)
-    if request.method == "POST" and form.is_valid():
+    likely: list[DuplicateMatch] = []
+    if request.method == "POST" and form.is_valid() and not (likely := _person_duplicates(form, user, person.pk)):
         try:
             saved = services.update_person(
                 user,
@@ -124,7 +146,7 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "customers/person_form.html",
-        {"form": form, "person": person},
+        {"form": form, "person": person, "duplicates": likely},
         status=400 if form.is_bound and form.errors else 200,
     )
 
