@@ -158,6 +158,11 @@ SPECTACULAR_SETTINGS = {
         "RelationshipKindEnum": "guanxi.customers.models.RelationshipKind",
         "LifecycleStageEnum": "guanxi.customers.models.LifecycleStage",
         "ChannelEnum": "guanxi.customers.models.Channel",
+        "AccountStatusEnum": "guanxi.customers.models.AccountStatus",
+        "JobStatusEnum": "guanxi.dataio.models.JobStatus",
+        "ImportStageEnum": "guanxi.dataio.models.ImportStage",
+        "RecordTypeEnum": "guanxi.dataio.models.Target",
+        "FileFormatEnum": "guanxi.dataio.models.FileFormat",
         "PartyTypeEnum": ["account", "person"],
     },
 }
