@@ -93,8 +93,8 @@ class ImportJob(BackgroundJob):
     )
     stage = models.CharField(_("stage"), max_length=16, choices=ImportStage.choices, default=ImportStage.UPLOADED)
     dry_run = models.BooleanField(default=False)  # whether the current/last run writes nothing
-    created_count = models.PositiveIntegerField(_("created"), default=0)
-    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    created_count = models.PositiveIntegerField(_("records created"), default=0)
+    updated_count = models.PositiveIntegerField(_("records updated"), default=0)
     skipped_count = models.PositiveIntegerField(_("skipped as duplicates"), default=0)
     rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
 
@@ -207,3 +207,69 @@ class DismissedPair(models.Model):
 
     def __str__(self) -> str:
         return f"not duplicates: {self.target} {self.low_id}/{self.high_id}"
+
+
+class DuplicateCandidate(models.Model):
+    """A likely duplicate pair found by the last whole-database search (`dataio.duplicates`).
+
+    A table, not a file: every web server reads the same rows, and a page reads only its own 25
+    through the (target, -score, low_id, high_id) index instead of parsing the whole result.
+    A search replaces a target's rows in one transaction; a merge or a dismissal deletes a pair.
+    """
+
+    target = models.CharField(_("record type"), max_length=16, choices=Target.choices)
+    low_id = models.BigIntegerField()
+    high_id = models.BigIntegerField()
+    score = models.PositiveSmallIntegerField(_("score"))
+    reasons: models.JSONField[list[str]] = models.JSONField(default=list)
+    found_at = models.DateTimeField(_("found at"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["target", "low_id", "high_id"], name="dataio_candidate_unique_pair"),
+            models.CheckConstraint(condition=models.Q(low_id__lt=models.F("high_id")), name="dataio_candidate_ordered"),
+            models.CheckConstraint(condition=models.Q(score__lte=100), name="dataio_candidate_score_range"),
+        ]
+        indexes = [
+            # Keyset paging, best first: WHERE target = ? AND (score, low, high) after the cursor.
+            models.Index(fields=["target", "-score", "low_id", "high_id"], name="dataio_candidate_score_idx"),
+            # A merge deletes every pair of the merged record; the unique index serves low_id.
+            models.Index(fields=["target", "high_id"], name="dataio_candidate_high_idx"),
+        ]
+        verbose_name = _("duplicate candidate")
+        verbose_name_plural = _("duplicate candidates")
+
+    def __str__(self) -> str:
+        return f"likely duplicates: {self.target} {self.low_id}/{self.high_id} ({self.score})"
+
+
+class DuplicateSearch(models.Model):
+    """One run of the whole-database duplicate search: its progress, outcome and figures."""
+
+    target = models.CharField(_("record type"), max_length=16, choices=Target.choices)
+    status = models.CharField(_("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )  # null when run by `manage.py find_duplicates`
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(default=0.0)
+    compared = models.PositiveBigIntegerField(_("candidate pairs compared"), default=0)
+    blocks: models.JSONField[dict[str, int]] = models.JSONField(default=dict)  # blocking key kind -> blocks
+    pairs_found = models.PositiveIntegerField(_("likely duplicate pairs"), default=0)
+    progress = models.CharField(max_length=200, blank=True)  # the last progress line, while running
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["target", "-id"], name="dataio_search_latest_idx")]
+        verbose_name = _("duplicate search")
+        verbose_name_plural = _("duplicate searches")
+
+    def __str__(self) -> str:
+        return f"duplicate search {self.pk} {self.target} {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED}
