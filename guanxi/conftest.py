@@ -1,6 +1,9 @@
 """Fixtures shared by every app's tests."""
 
+from collections.abc import Iterator
+
 import pytest
+from django.utils import translation
 
 from guanxi.staff.models import StaffRole, Team, User
 from guanxi.staff.tests.factories import TeamFactory, UserFactory
@@ -37,3 +40,11 @@ def other_rep(team: Team) -> User:
 def outside_rep(db: None) -> User:
     """A rep in no team the manager manages."""
     return UserFactory.create(username="outside_rep", role=StaffRole.SALES_REP)
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default() -> Iterator[None]:
+    """Each test starts in the default language, whatever language an earlier test switched to."""
+    translation.activate("en")
+    yield
+    translation.deactivate()
