@@ -77,6 +77,8 @@ class ChangeRecord(models.Model):
     note = models.CharField(max_length=255, blank=True)
 
     class Meta:
+        verbose_name = _("history entry")
+        verbose_name_plural = _("history entries")
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["content_type", "object_id", "-at"], name="core_change_object_idx")]
 

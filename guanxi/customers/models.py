@@ -234,6 +234,8 @@ class EmailAddress(models.Model):
     is_primary = models.BooleanField(_("primary"), default=False)
 
     class Meta:
+        verbose_name = _("e-mail address")
+        verbose_name_plural = _("e-mail addresses")
         ordering = ["-is_primary", "id"]
         constraints = [models.UniqueConstraint(fields=["person", "address"], name="cust_email_unique_per_person")]
 
@@ -254,6 +256,8 @@ class PhoneNumber(models.Model):
     is_primary = models.BooleanField(_("primary"), default=False)
 
     class Meta:
+        verbose_name = _("phone number")
+        verbose_name_plural = _("phone numbers")
         ordering = ["-is_primary", "id"]
         constraints = [models.UniqueConstraint(fields=["person", "number"], name="cust_phone_unique_per_person")]
 
@@ -379,6 +383,8 @@ class LifecycleChange(models.Model):
     reason = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
+        verbose_name = _("lifecycle change")
+        verbose_name_plural = _("lifecycle changes")
         ordering = ["-changed_at", "-id"]
         constraints = [
             models.CheckConstraint(
@@ -418,6 +424,8 @@ class ConsentRecord(models.Model):
     )
 
     class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
         ordering = ["-recorded_at", "-id"]
         indexes = [
             models.Index(fields=["person", "purpose", "channel", "-recorded_at"], name="cust_consent_lookup_idx")
@@ -448,6 +456,8 @@ class SearchTerm(models.Model):
     person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
+        verbose_name = _("search key")
+        verbose_name_plural = _("search keys")
         indexes = [
             models.Index(fields=["term", "person"], name="cust_search_person_idx", condition=Q(person__isnull=False)),
             models.Index(
