@@ -1,5 +1,8 @@
 """`make bench`: every benchmark on SQLite and on PostgreSQL ($BENCH_DATABASE_URL), one process each.
 
+Demo load and list latency (issue 3), import rate and duplicate search (issue 4) per database,
+then the analytics engine (no database).
+
 Each benchmark runs in its own process because Django is configured once per process for one
 database. The large data set for the latency benchmark is generated on first use and then reused.
 
@@ -32,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-people", default="50000", help="people for the load benchmark")
     parser.add_argument("--requests", default="50", help="timed requests per latency row")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--import-rows", default="100000", help="rows of the import benchmark's CSV")
+    parser.add_argument("--duplicate-people", default="100000", help="people for the duplicate search")
+    parser.add_argument("--skip-engine", action="store_true", help="skip the analytics engine benchmarks")
     args = parser.parse_args(argv)
     databases = args.db or ["sqlite", "postgres"]
     if "postgres" in databases and not os.environ.get("BENCH_DATABASE_URL"):
@@ -41,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         failures += _run("bench_demo_load.py", "--db", db, "--people", args.load_people) != 0
         if not args.skip_latency:
             failures += _run("bench_list_latency.py", "--db", db, "--requests", args.requests) != 0
+        failures += _run("bench_import.py", "--db", db, "--rows", args.import_rows) != 0
+        failures += _run("bench_duplicates.py", "--db", db, "--people", args.duplicate_people) != 0
+    if not args.skip_engine:
+        # Pure NumPy, no database; the reference libraries run in their own venv (see the scripts).
+        failures += _run("bench_engine_clv.py") != 0
+        failures += _run("bench_engine_rules.py") != 0
     return 1 if failures else 0
 
 
