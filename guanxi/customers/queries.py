@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import QueryDict
 
 from guanxi.core.models import AttributeDefinition, Tag
 from guanxi.customers import search
@@ -95,6 +96,19 @@ class PartyFilters:
     kind: str = ""
     account: int | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_query(cls, query: QueryDict) -> "PartyFilters":
+        """The filters of a list's query string; the list view and its export both read them here."""
+        return cls(
+            q=query.get("q", "").strip()[:200],
+            owner=query.get("owner", ""),
+            tag=query.get("tag", ""),
+            stage=query.get("stage", ""),
+            market_segment=query.get("market_segment", ""),
+            kind=query.get("kind", ""),
+            attributes={k[5:]: query.get(k, "") for k in query if k.startswith("attr.") and query.get(k)},
+        )
 
 
 def _owner_q(value: str, user: User) -> Q:

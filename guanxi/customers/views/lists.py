@@ -31,19 +31,6 @@ SORT_LABELS = {
 }
 
 
-def _filters_from(request: HttpRequest) -> queries.PartyFilters:
-    get = request.GET
-    return queries.PartyFilters(
-        q=get.get("q", "").strip()[:200],
-        owner=get.get("owner", ""),
-        tag=get.get("tag", ""),
-        stage=get.get("stage", ""),
-        market_segment=get.get("market_segment", ""),
-        kind=get.get("kind", ""),
-        attributes={k[5:]: get.get(k, "") for k in get if k.startswith("attr.") and get.get(k)},
-    )
-
-
 def _party_list(request: HttpRequest, kind: PartyKind) -> HttpResponse:
     user = request_user(request)
     definitions = attribute_definitions(kind.name)
@@ -55,7 +42,7 @@ def _party_list(request: HttpRequest, kind: PartyKind) -> HttpResponse:
     filter_form = FilterForm(
         request.GET, users=users, tags=tags, definitions=definitions, for_accounts=kind.name == "account"
     )
-    filters = _filters_from(request)
+    filters = queries.PartyFilters.from_query(request.GET)
     queryset = kind.filter(kind.visible(user), filters, user)
     ordering = parse_ordering(request.GET.get("ordering"), kind.orderings, kind.default_ordering)
     cursor = request.GET.get("cursor") or None

@@ -1,7 +1,7 @@
 """The export form: which list (record type), which file format, and the list's query string.
 
 The filters are read from the list's own query string exactly as the list view reads them
-(`customers.views.lists`): the same names, the same trimming, the same `attr.<key>` custom
+(`customers.queries.PartyFilters.from_query`): the same names, the same trimming, the same `attr.<key>` custom
 attribute filters and the same `ordering`, so an export holds what the list showed.
 """
 
@@ -21,15 +21,7 @@ IGNORED_PARAMETERS = frozenset({"cursor", "pos"})  # paging: an export takes the
 
 def spec_from_query(target: str, query: QueryDict) -> ExportSpec:
     """The list's filters and sort, read from its query string as the list view reads them."""
-    filters = queries.PartyFilters(
-        q=query.get("q", "").strip()[:200],
-        owner=query.get("owner", ""),
-        tag=query.get("tag", ""),
-        stage=query.get("stage", ""),
-        market_segment=query.get("market_segment", ""),
-        kind=query.get("kind", ""),
-        attributes={k[5:]: query.get(k, "") for k in query if k.startswith("attr.") and query.get(k)},
-    )
+    filters = queries.PartyFilters.from_query(query)
     return ExportSpec(target=target, filters=filters, ordering=query.get("ordering", ""))
 
 

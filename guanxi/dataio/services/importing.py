@@ -59,7 +59,7 @@ from guanxi.customers.models import (
 )
 from guanxi.customers.normalise import InvalidValueError, domain_of, full_name, normalise_email, normalise_phone
 from guanxi.dataio import mapping as mapping_rules
-from guanxi.dataio import readers
+from guanxi.dataio import readers, writers
 from guanxi.dataio.models import (
     DuplicatePolicy,
     ImportJob,
@@ -84,7 +84,6 @@ KEY_LABELS = {
     "website": gettext_lazy("website domain"),
     "name": gettext_lazy("name"),
 }
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _SPLIT = re.compile(r"\s*(?::::|[;,\n，；、|])\s*")
 _COMPOUND_SURNAME_TEXT = (
@@ -1176,7 +1175,7 @@ def run_import(job_id: int, *, dry_run: bool, progress: Callable[[ImportJob], No
 def _safe(value: Any) -> str:
     """A cell as text Excel shows rather than runs: formula-like text gets a leading `'`."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return "'" + text if text.startswith(writers.FORMULA_TRIGGERS) else text
 
 
 def rejected_rows_csv(job: ImportJob) -> Iterator[str]:
