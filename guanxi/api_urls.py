@@ -7,9 +7,15 @@ the ones that build on it.
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from guanxi.activities import api as activities_api
+from guanxi.analytics import api as analytics_api
+from guanxi.commerce import api as commerce_api
 from guanxi.customers.api import configuration, links, parties
 from guanxi.dataio import api as dataio_api
+from guanxi.leads import api as leads_api
+from guanxi.sales import api as sales_api
 from guanxi.staff.api import ObtainTokenView
+from guanxi.tracking import api as tracking_api
 
 app_name = "api"
 
@@ -21,6 +27,12 @@ router.register("relationships", links.RelationshipViewSet, basename="relationsh
 router.register("tags", configuration.TagViewSet, basename="tag")
 router.register("attribute-definitions", configuration.AttributeDefinitionViewSet, basename="attribute-definition")
 
+commerce_api.register(router)
+sales_api.register(router)
+leads_api.register(router)
+activities_api.register(router)
+tracking_api.register(router)
+analytics_api.register(router)
 dataio_api.register(router)
 
 urlpatterns = [

@@ -73,6 +73,18 @@ class Grade(models.TextChoices):
     D = "D", _("D (low)")
 
 
+class LostReason(models.TextChoices):
+    """Why a customer was lost (流失原因), so losses can be counted by cause."""
+
+    BUSINESS_SHRANK = "business_shrank", _("Business shrank")
+    SWITCHED_SUPPLIER = "switched_supplier", _("Switched supplier")
+    PRICE = "price", _("Price")
+    SERVICE = "service", _("Service")
+    MOVED_AWAY = "moved_away", _("Moved away")
+    CLOSED_DOWN = "closed_down", _("Closed down")
+    OTHER = "other", _("Other")
+
+
 class AccountStatus(models.TextChoices):
     ACTIVE = "active", pgettext_lazy("account status", "Active")
     INACTIVE = "inactive", pgettext_lazy("account status", "Inactive")
@@ -100,6 +112,15 @@ class Party(models.Model):
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True, default="")
     lifecycle_stage = models.CharField(
         _("lifecycle stage"), max_length=16, choices=LifecycleStage.choices, default=LifecycleStage.PROSPECT
+    )
+    lost_reason = models.CharField(_("lost reason"), max_length=20, choices=LostReason.choices, blank=True, default="")
+    # The shared pool's reclaim rules read these three on a million rows in one UPDATE, so the
+    # services that assign owners, log follow-ups and win deals keep them current.
+    owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
+    last_follow_up_at = models.DateTimeField(_("last follow-up"), null=True, blank=True)
+    last_won_at = models.DateTimeField(_("last deal won"), null=True, blank=True)
+    reclaim_exempt = models.BooleanField(
+        _("locked"), default=False, help_text=_("A locked customer is never reclaimed into the shared pool.")
     )
     attributes: models.JSONField[dict[str, Any]] = models.JSONField(_("custom attributes"), default=dict, blank=True)
     notes = models.TextField(_("notes"), blank=True, default="")
@@ -152,6 +173,7 @@ class Account(Party):
             models.Index(fields=["owner", "name", "id"], name="cust_account_owner_name_idx"),
             models.Index(fields=["lifecycle_stage", "name", "id"], name="cust_account_stage_name_idx"),
             models.Index(fields=["registration_number"], name="cust_account_regno_idx"),
+            models.Index(fields=["owner", "last_follow_up_at"], name="cust_acct_owner_followup_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(parent=models.F("id")), name="cust_account_not_own_parent"),
@@ -197,6 +219,7 @@ class Person(Party):
     given_name = models.CharField(_("given name"), max_length=100, blank=True, default="")
     full_name = models.CharField(_("name"), max_length=201)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
+    grade = models.CharField(_("grade"), max_length=1, choices=Grade.choices, blank=True, default="")
     preferred_language = models.CharField(
         _("preferred language"), max_length=10, choices=settings.LANGUAGES, blank=True, default=""
     )
@@ -216,6 +239,7 @@ class Person(Party):
             models.Index(fields=["updated_at", "id"], name="cust_person_updated_idx"),
             models.Index(fields=["owner", "full_name", "id"], name="cust_person_owner_name_idx"),
             models.Index(fields=["lifecycle_stage", "full_name", "id"], name="cust_person_stage_name_idx"),
+            models.Index(fields=["owner", "last_follow_up_at"], name="cust_pers_owner_followup_idx"),
         ]
 
     def __str__(self) -> str:

@@ -38,6 +38,12 @@ INSTALLED_APPS = [
     "guanxi.core",
     "guanxi.staff",
     "guanxi.customers",
+    "guanxi.commerce",
+    "guanxi.sales",
+    "guanxi.leads",
+    "guanxi.activities",
+    "guanxi.tracking",
+    "guanxi.analytics",
     "guanxi.dataio",
     "guanxi.web",
 ]

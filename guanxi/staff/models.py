@@ -29,6 +29,15 @@ class Team(models.Model):
         on_delete=models.SET_NULL,
         related_name="managed_teams",
     )
+    # The shared pool's rules for this team's customers (收回规则); empty means the rule is off.
+    reclaim_after_days_without_follow_up = models.PositiveIntegerField(
+        _("reclaim after days without follow-up"), null=True, blank=True
+    )
+    reclaim_after_days_without_win = models.PositiveIntegerField(
+        _("reclaim after days without a won deal"), null=True, blank=True
+    )
+    reclaim_warning_days = models.PositiveIntegerField(_("warn the owner days before"), default=3)
+    max_customers_per_rep = models.PositiveIntegerField(_("most customers a rep may hold"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

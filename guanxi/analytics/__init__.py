@@ -1,0 +1,1 @@
+"""The Django side of analytics: runs, stored results, the dashboard."""

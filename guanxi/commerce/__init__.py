@@ -1,0 +1,1 @@
+"""Products, price lists, orders (buyer and user per line) and payments."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CommerceConfig(AppConfig):
+    name = "guanxi.commerce"
+    verbose_name = _("Products and orders")

@@ -1,0 +1,1 @@
+"""Leads: capture, assignment, scoring and conversion."""

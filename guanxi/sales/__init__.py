@@ -1,0 +1,1 @@
+"""Pipelines, opportunities, the kanban board, forecast and quotes."""

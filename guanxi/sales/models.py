@@ -1,0 +1,222 @@
+"""Pipelines and opportunities: a deal's way from first interest to won or lost.
+
+An opportunity's `status` follows its stage's kind (open, won, lost) so the board, the forecast
+and the reclaim rules read one column instead of joining the stage.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+
+class Pipeline(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    is_default = models.BooleanField(_("default"), default=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("pipeline")
+        verbose_name_plural = _("pipelines")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StageKind(models.TextChoices):
+    OPEN = "open", pgettext_lazy("opportunity status", "Open")
+    WON = "won", pgettext_lazy("opportunity status", "Won")
+    LOST = "lost", pgettext_lazy("opportunity status", "Lost")
+
+
+class Stage(models.Model):
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    probability = models.PositiveSmallIntegerField(
+        _("win probability (%)"), default=0, validators=[MaxValueValidator(100)]
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=StageKind.choices, default=StageKind.OPEN)
+
+    class Meta:
+        ordering = ["pipeline", "position", "id"]
+        verbose_name = _("stage")
+        verbose_name_plural = _("stages")
+        constraints = [models.UniqueConstraint(fields=["pipeline", "name"], name="sales_stage_name_once_per_pipeline")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LostReason(models.TextChoices):
+    PRICE = "price", _("Price")
+    COMPETITOR = "competitor", _("Chose a competitor")
+    NO_BUDGET = "no_budget", _("No budget")
+    NO_DECISION = "no_decision", _("No decision")
+    PRODUCT_FIT = "product_fit", _("Product did not fit")
+    TIMING = "timing", _("Timing")
+    OTHER = "other", _("Other")
+
+
+class Opportunity(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    account = models.ForeignKey(
+        "customers.Account",
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="opportunities",
+    )
+    person = models.ForeignKey(
+        "customers.Person",
+        verbose_name=_("customer (person)"),
+        help_text=_("For a deal with a person rather than an organisation."),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="opportunities",
+    )
+    pipeline = models.ForeignKey(Pipeline, verbose_name=_("pipeline"), on_delete=models.PROTECT, related_name="+")
+    stage = models.ForeignKey(Stage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="opportunities")
+    status = models.CharField(_("status"), max_length=8, choices=StageKind.choices, default=StageKind.OPEN)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    probability = models.PositiveSmallIntegerField(
+        _("win probability (%)"), default=0, validators=[MaxValueValidator(100)]
+    )
+    is_committed = models.BooleanField(
+        _("committed"), default=False, help_text=_("The owner commits this deal to the forecast.")
+    )
+    expected_close_date = models.DateField(_("expected close date"), null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    source = models.CharField(_("source"), max_length=20, blank=True, default="")
+    next_step = models.CharField(_("next step"), max_length=255, blank=True, default="")
+    description = models.TextField(_("description"), blank=True, default="")
+    lost_reason = models.CharField(_("lost reason"), max_length=16, choices=LostReason.choices, blank=True, default="")
+    lost_note = models.CharField(_("lost note"), max_length=255, blank=True, default="")
+    stage_changed_at = models.DateTimeField(_("in stage since"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("opportunity")
+        verbose_name_plural = _("opportunities")
+        indexes = [
+            models.Index(fields=["pipeline", "stage", "id"], name="sales_opp_board_idx"),
+            models.Index(fields=["owner", "expected_close_date"], name="sales_opp_owner_close_idx"),
+            models.Index(fields=["status", "expected_close_date"], name="sales_opp_status_close_idx"),
+            models.Index(fields=["status", "closed_at"], name="sales_opp_status_closed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactRole(models.TextChoices):
+    DECISION_MAKER = "decision_maker", _("Decision maker")
+    INFLUENCER = "influencer", _("Influencer")
+    BUYER = "buyer", _("Buyer")
+    USER = "user", _("User")
+    TECHNICAL = "technical", _("Technical evaluator")
+    CHAMPION = "champion", _("Champion")
+    OTHER = "other", _("Other")
+
+
+class OpportunityContact(models.Model):
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="contacts")
+    person = models.ForeignKey(
+        "customers.Person", verbose_name=_("person"), on_delete=models.CASCADE, related_name="opportunity_roles"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=ContactRole.choices, default=ContactRole.OTHER)
+    is_primary = models.BooleanField(_("primary contact"), default=False)
+
+    class Meta:
+        verbose_name = _("opportunity contact")
+        verbose_name_plural = _("opportunity contacts")
+        constraints = [
+            models.UniqueConstraint(fields=["opportunity", "person"], name="sales_opp_contact_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} ({self.role}) on {self.opportunity_id}"
+
+
+class OpportunityLine(models.Model):
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
+    product = models.ForeignKey(
+        "commerce.Product", verbose_name=_("product"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    description = models.CharField(_("description"), max_length=255)
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3, default=Decimal("1"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
+    discount_percent = models.DecimalField(_("discount (%)"), max_digits=5, decimal_places=2, default=Decimal("0"))
+    line_total = models.DecimalField(_("line total"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["opportunity", "position", "id"]
+        verbose_name = _("opportunity line")
+        verbose_name_plural = _("opportunity lines")
+
+    def __str__(self) -> str:
+        return f"{self.description} × {self.quantity}"
+
+
+class CompetitorOffer(models.Model):
+    """A competitor in the deal (an account of kind competitor) and what they offer."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="competitors")
+    competitor = models.ForeignKey(
+        "customers.Account", verbose_name=_("competitor"), on_delete=models.PROTECT, related_name="+"
+    )
+    offer = models.CharField(_("their offer"), max_length=255, blank=True, default="")
+    amount = models.DecimalField(_("their amount"), max_digits=14, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("competitor offer")
+        verbose_name_plural = _("competitor offers")
+        constraints = [
+            models.UniqueConstraint(fields=["opportunity", "competitor"], name="sales_competitor_once_per_opp"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.competitor_id} on {self.opportunity_id}"
+
+
+class StageChange(models.Model):
+    """Each move between stages, so time spent per stage and the board's history can be told."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(db_index=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["opportunity", "changed_at", "id"]
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
+
+    def __str__(self) -> str:
+        return f"{self.opportunity_id}: {self.from_stage_id} → {self.to_stage_id}"

@@ -1,0 +1,1 @@
+"""Behaviour tracking: sources and write keys, event landing, processing, identity."""

@@ -1,0 +1,7 @@
+"""REST endpoints of the tracking app; `register` adds them to /api/."""
+
+from rest_framework.routers import DefaultRouter
+
+
+def register(router: DefaultRouter) -> None:
+    """Nothing yet."""
