@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from guanxi.core.history import history_for
 from guanxi.core.models import AttributeDefinition
+from guanxi.core.panels import render_panels
 from guanxi.customers import queries, services
 from guanxi.customers.forms.common import add_service_errors, attribute_definitions
 from guanxi.customers.forms.records import ConsentForm, RelationshipForm, RoleForm, StageForm
@@ -176,6 +177,7 @@ def _account_context(request: HttpRequest, account: Account, forms: dict[str, An
         ),
         "relationships": _relationships(account, user, can_edit),
         "stage_changes": _stage_history(account),
+        "panels": render_panels(request, "customers.account", account),
         "history": _history(account, definitions),
         "stage_form": forms.get("stage") or StageForm(initial={"stage": account.lifecycle_stage}),
         "role_form": forms.get("role") or RoleForm(party_label=_("Contact")),
@@ -215,6 +217,7 @@ def _person_context(request: HttpRequest, person: Person, forms: dict[str, Any] 
         "consent_rows": consent_rows,
         "consent_log": list(person.consents.select_related("recorded_by")[:200]),
         "stage_changes": _stage_history(person),
+        "panels": render_panels(request, "customers.person", person),
         "history": _history(person, definitions),
         "stage_form": forms.get("stage") or StageForm(initial={"stage": person.lifecycle_stage}),
         "role_form": forms.get("role") or RoleForm(party_label=_("Account")),
