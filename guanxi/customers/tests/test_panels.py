@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import escape, format_html
 
 from guanxi.core import panels
-from guanxi.customers.models import Account, Person
+from guanxi.customers.models import Person
 from guanxi.customers.tests.factories import AccountFactory, PersonFactory
 from guanxi.staff.models import User
 
@@ -33,14 +33,14 @@ def registered() -> Iterator[None]:
 
 
 def test_person_page_renders_registered_panels_escaped(client: Client, rep: User, registered: None) -> None:
-    person = PersonFactory(family_name="<b>王", given_name="芳", owner=rep)
+    person = PersonFactory.create(actor=rep, family_name="<b>王", given_name="芳")
     client.force_login(rep)
     html = client.get(reverse("customers:person-detail", args=[person.pk])).content.decode()
     assert f'<section id="probe">{escape(person.full_name)} for {rep}</section>' in html
 
 
 def test_account_page_shows_only_its_own_record_types_panels(client: Client, rep: User, registered: None) -> None:
-    account: Account = AccountFactory(name="Acme", owner=rep)
+    account = AccountFactory.create(actor=rep, name="Acme")
     client.force_login(rep)
     html = client.get(reverse("customers:account-detail", args=[account.pk])).content.decode()
     assert 'id="probe"' not in html
