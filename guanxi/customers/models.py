@@ -122,6 +122,17 @@ class Party(models.Model):
     reclaim_exempt = models.BooleanField(
         _("locked"), default=False, help_text=_("A locked customer is never reclaimed into the shared pool.")
     )
+    # Scores the analytics runs write back (through `customers.scores`), so operational apps read
+    # them from the record itself and never query analytics tables.
+    rfm_score = models.CharField(_("RFM score"), max_length=3, blank=True, default="")
+    rfm_segment = models.CharField(_("RFM segment"), max_length=24, blank=True, default="")
+    p_alive = models.FloatField(_("probability still a customer"), null=True, blank=True)
+    predicted_clv = models.DecimalField(
+        _("predicted lifetime value"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    churn_risk = models.FloatField(_("churn risk"), null=True, blank=True)
+    engagement_score = models.PositiveSmallIntegerField(_("engagement"), null=True, blank=True)
+    scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
     attributes: models.JSONField[dict[str, Any]] = models.JSONField(_("custom attributes"), default=dict, blank=True)
     notes = models.TextField(_("notes"), blank=True, default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -5,11 +5,12 @@ transaction: a failure anywhere leaves nothing half-written.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from guanxi.core.attributes import clean_attributes
@@ -989,3 +990,24 @@ def rebuild_search_index(batch_size: int = 2000) -> dict[str, int]:
         counts["people"] += len(people)
         last = people[-1].pk
     return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts other apps report about a customer
+
+
+def _advance[PartyT: (Account, Person)](model: type[PartyT], ids: Iterable[int], field: str, at: datetime) -> int:
+    """Move a timestamp forward only: a follow-up logged late for last week must not undo today's."""
+    return model.objects.filter(Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": at}), pk__in=list(ids)).update(
+        **{field: at}
+    )
+
+
+def record_follow_up[PartyT: (Account, Person)](model: type[PartyT], ids: Iterable[int], at: datetime) -> int:
+    """A follow-up (call, visit, email…) with these customers happened at `at`; the reclaim rules read it."""
+    return _advance(model, ids, "last_follow_up_at", at)
+
+
+def record_won_deal[PartyT: (Account, Person)](model: type[PartyT], ids: Iterable[int], at: datetime) -> int:
+    """A deal with these customers was won at `at`; the reclaim rules read it."""
+    return _advance(model, ids, "last_won_at", at)

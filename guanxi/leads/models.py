@@ -86,6 +86,8 @@ class Lead(models.Model):
     score_reasons: models.JSONField[list[dict[str, Any]]] = models.JSONField(
         _("why this score"), default=list, blank=True
     )
+    activity_count = models.PositiveIntegerField(_("follow-ups"), default=0)
+    last_activity_at = models.DateTimeField(_("last follow-up"), null=True, blank=True)
     grade = models.CharField(_("intent grade"), max_length=1, choices=Grade.choices, blank=True, default="")
     attributes: models.JSONField[dict[str, Any]] = models.JSONField(_("custom attributes"), default=dict, blank=True)
     converted_account = models.ForeignKey(
