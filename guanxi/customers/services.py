@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.core.attributes import clean_attributes
@@ -26,6 +27,7 @@ from guanxi.customers.models import (
     EmailAddress,
     LifecycleChange,
     LifecycleStage,
+    LostReason,
     Person,
     PhoneNumber,
     Relationship,
@@ -43,7 +45,7 @@ from guanxi.customers.normalise import (
     normalise_phone,
 )
 from guanxi.staff import access
-from guanxi.staff.models import User
+from guanxi.staff.models import Team, User
 
 PartyT = TypeVar("PartyT", Account, Person)
 
@@ -288,6 +290,9 @@ def create_account(
     _full_clean(account, exclude=["owner", "team", "parent", "created_by", "tags"])
     _check_parent(account)
     clean_addresses = _clean_addresses(addresses)
+    if account.owner is not None:
+        _check_capacity(Account, account.owner, 1)
+        account.owned_since = timezone.now()
     account.save()
     for address in clean_addresses:
         address.account = account
@@ -325,6 +330,7 @@ def update_account(
         account.attributes = clean_attributes("account", attributes, current=account.attributes)
     _full_clean(account, exclude=["owner", "team", "parent", "created_by", "tags"])
     _check_parent(account)
+    _note_owner_change(account, before_owner)
     account.save()
     if addresses is not None:
         clean_addresses = _clean_addresses(addresses)
@@ -470,6 +476,9 @@ def create_person(
     if errors:
         raise ValidationError(errors)
     person.lifecycle_stage = lifecycle_stage
+    if person.owner is not None:
+        _check_capacity(Person, person.owner, 1)
+        person.owned_since = timezone.now()
     person.save()
     _write_contacts(person, clean_emails, clean_phones)
     person.tags.set(_resolve_tags(tags))
@@ -509,6 +518,7 @@ def update_person(
     _collect(errors, lambda: _full_clean(person, exclude=[*_PERSON_CLEAN_EXCLUDE, *errors]))
     if errors:
         raise ValidationError(errors)
+    _note_owner_change(person, before_owner)
     person.save()
     _write_contacts(person, clean_emails, clean_phones)
     if tags is not None:
@@ -533,28 +543,77 @@ def delete_person(actor: User, person: Person) -> None:
 
 @transaction.atomic
 def set_lifecycle_stage[PartyT: (Account, Person)](
-    actor: User | None, party: PartyT, stage: str, *, reason: str = ""
+    actor: User | None, party: PartyT, stage: str, *, reason: str = "", lost_reason: str = ""
 ) -> PartyT:
-    """Move a record to a stage and keep the move. `actor=None` is the system (later: analytics)."""
+    """Move a record to a stage and keep the move. `actor=None` is the system (analytics runs).
+
+    A lost customer keeps why (`lost_reason`) so losses can be counted by cause; the forms and the
+    API ask for it, an import or a scoring run may not know it."""
     _check_stage(stage)
+    _check_lost_reason(stage, lost_reason)
     model = type(party)
     party = model.objects.select_for_update(of=("self",)).get(pk=party.pk)
     if actor is not None:
         _require_edit(actor, party)
-    if party.lifecycle_stage == stage:
+    new_lost_reason = lost_reason if stage == LifecycleStage.LOST else ""
+    if party.lifecycle_stage == stage and party.lost_reason == new_lost_reason:
         return party
-    old = party.lifecycle_stage
-    model.objects.filter(pk=party.pk).update(lifecycle_stage=stage)
-    party.lifecycle_stage = stage
-    _record_stage(party, old, stage, actor, reason)
-    record_change(
-        party, actor=actor, action=ChangeAction.UPDATE, changes={"lifecycle_stage": [old, stage]}, note=reason
-    )
+    old, old_lost_reason = party.lifecycle_stage, party.lost_reason
+    model.objects.filter(pk=party.pk).update(lifecycle_stage=stage, lost_reason=new_lost_reason)
+    party.lifecycle_stage, party.lost_reason = stage, new_lost_reason
+    changes: dict[str, list[Any]] = {}
+    if old != stage:
+        _record_stage(party, old, stage, actor, reason or _lost_label(new_lost_reason))
+        changes["lifecycle_stage"] = [old, stage]
+    if old_lost_reason != new_lost_reason:
+        changes["lost_reason"] = [old_lost_reason, new_lost_reason]
+    record_change(party, actor=actor, action=ChangeAction.UPDATE, changes=changes, note=reason)
     return party
+
+
+def _check_lost_reason(stage: str, lost_reason: str) -> None:
+    if lost_reason and lost_reason not in LostReason.values:
+        raise ValidationError({"lost_reason": [_("Choose one of the listed reasons.")]})
+    if lost_reason and stage != LifecycleStage.LOST:
+        raise ValidationError({"lost_reason": [_("Only a lost customer has a lost reason.")]})
+
+
+def _lost_label(lost_reason: str) -> str:
+    return str(LostReason(lost_reason).label) if lost_reason else ""
 
 
 # ---------------------------------------------------------------------------------------------
 # Bulk actions and the shared pool
+
+
+def _note_owner_change(party: Account | Person, before_owner: User | None) -> None:
+    """A new owner starts the reclaim clock afresh; the pool has no clock."""
+    if party.owner_id == (before_owner.pk if before_owner else None):
+        return
+    if party.owner is not None:
+        _check_capacity(type(party), party.owner, 1)
+    party.owned_since = timezone.now() if party.owner_id is not None else None
+
+
+def _check_capacity(model: type[Account] | type[Person], owner: User, adding: int) -> None:
+    """Hold a rep to their team's "at most K customers" (counted per record type: accounts for
+    B2B, people for B2C), locking the rep's row so two claims at once cannot both squeeze in."""
+    if adding <= 0 or owner.team_id is None:
+        return
+    limit = Team.objects.filter(pk=owner.team_id).values_list("max_customers_per_rep", flat=True).first()
+    if limit is None:
+        return
+    User.objects.select_for_update().filter(pk=owner.pk).first()
+    held = model.objects.filter(owner=owner).count()
+    if held + adding > limit:
+        raise ValidationError(
+            {
+                "owner": [
+                    _("%(owner)s may hold at most %(limit)d %(kind)s; they hold %(held)d.")
+                    % {"owner": owner, "limit": limit, "kind": model._meta.verbose_name_plural, "held": held}
+                ]
+            }
+        )
 
 
 def _editable[PartyT: (Account, Person)](actor: User, model: type[PartyT], ids: Iterable[int]) -> QuerySet[PartyT]:
@@ -575,7 +634,9 @@ def bulk_assign_owner[PartyT: (Account, Person)](
         if r.owner_id != (owner.pk if owner else None)
     ]
     changed_ids = [pk for pk, _changes in entries]
-    model.objects.filter(pk__in=changed_ids).update(owner=owner)
+    if owner is not None:
+        _check_capacity(model, owner, len(changed_ids))
+    model.objects.filter(pk__in=changed_ids).update(owner=owner, owned_since=timezone.now() if owner else None)
     bulk_record_changes(model, entries, actor=actor, note="bulk assign")
     return len(changed_ids)
 
@@ -586,7 +647,7 @@ def bulk_release_to_pool[PartyT: (Account, Person)](actor: User, model: type[Par
         _editable(actor, model, ids).filter(owner__isnull=False).select_for_update(of=("self",)).select_related("owner")
     )
     entries = [(r.pk, {"owner": [str(r.owner), None]}) for r in rows]
-    model.objects.filter(pk__in=[r.pk for r in rows]).update(owner=None)
+    model.objects.filter(pk__in=[r.pk for r in rows]).update(owner=None, owned_since=None)
     bulk_record_changes(model, entries, actor=actor, note="released to shared pool")
     return len(rows)
 
@@ -599,7 +660,8 @@ def claim_from_pool[PartyT: (Account, Person)](actor: User, model: type[PartyT],
         raise PermissionDenied(_("Only sales staff may claim from the shared pool."))
     wanted = list(ids)
     claimable = list(model.objects.filter(pk__in=wanted, owner__isnull=True).values_list("pk", flat=True))
-    claimed = model.objects.filter(pk__in=claimable, owner__isnull=True).update(owner=actor)
+    _check_capacity(model, actor, len(claimable))
+    claimed = model.objects.filter(pk__in=claimable, owner__isnull=True).update(owner=actor, owned_since=timezone.now())
     if claimed != len(claimable):
         claimable = list(model.objects.filter(pk__in=claimable, owner=actor).values_list("pk", flat=True))
     bulk_record_changes(
@@ -643,16 +705,18 @@ def bulk_remove_tag[PartyT: (Account, Person)](
 
 @transaction.atomic
 def bulk_set_stage[PartyT: (Account, Person)](
-    actor: User, model: type[PartyT], ids: Iterable[int], stage: str, reason: str = ""
+    actor: User, model: type[PartyT], ids: Iterable[int], stage: str, reason: str = "", lost_reason: str = ""
 ) -> int:
     _check_stage(stage)
+    _check_lost_reason(stage, lost_reason)
+    reason = reason or _lost_label(lost_reason)
     rows = list(
         _editable(actor, model, ids)
         .exclude(lifecycle_stage=stage)
         .select_for_update(of=("self",))
         .only("pk", "lifecycle_stage")
     )
-    model.objects.filter(pk__in=[r.pk for r in rows]).update(lifecycle_stage=stage)
+    model.objects.filter(pk__in=[r.pk for r in rows]).update(lifecycle_stage=stage, lost_reason=lost_reason)
     is_account = model is Account
     LifecycleChange.objects.bulk_create(
         [

@@ -159,7 +159,9 @@ class _PartyViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             case "remove_tag":
                 changed = services.bulk_remove_tag(user, model, ids, data["tag"])
             case _:
-                changed = services.bulk_set_stage(user, model, ids, data["stage"], data.get("reason", ""))
+                changed = services.bulk_set_stage(
+                    user, model, ids, data["stage"], data.get("reason", ""), data.get("lost_reason", "")
+                )
         return Response({"changed": changed})
 
     @extend_schema(request=StageInputSerializer)
@@ -170,7 +172,13 @@ class _PartyViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         serializer = StageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        services.set_lifecycle_stage(actor_of(request), instance, data["stage"], reason=data.get("reason", ""))
+        services.set_lifecycle_stage(
+            actor_of(request),
+            instance,
+            data["stage"],
+            reason=data.get("reason", ""),
+            lost_reason=data.get("lost_reason", ""),
+        )
         return self.render(instance)
 
     @extend_schema(

@@ -28,6 +28,7 @@ from guanxi.customers.models import (
     ConsentRecord,
     EmailAddress,
     LifecycleStage,
+    LostReason,
     Person,
     PhoneNumber,
     Role,
@@ -193,9 +194,19 @@ class ChangeRecordPageSerializer(serializers.Serializer[Any]):
     results = ChangeRecordSerializer(many=True)
 
 
+def _require_lost_reason(attrs: dict[str, Any]) -> dict[str, Any]:
+    if attrs.get("stage") == LifecycleStage.LOST and not attrs.get("lost_reason"):
+        raise serializers.ValidationError({"lost_reason": ["Required when the stage is lost: say why."]})
+    return attrs
+
+
 class StageInputSerializer(StrictInputMixin, serializers.Serializer[Any]):
     stage = serializers.ChoiceField(choices=LifecycleStage.choices)
     reason = optional_text(255)
+    lost_reason = serializers.ChoiceField(choices=LostReason.choices, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return _require_lost_reason(attrs)
 
 
 class BulkActionSerializer(StrictInputMixin, serializers.Serializer[Any]):
@@ -207,8 +218,10 @@ class BulkActionSerializer(StrictInputMixin, serializers.Serializer[Any]):
     tag = serializers.CharField(max_length=64, required=False)
     stage = serializers.ChoiceField(choices=LifecycleStage.choices, required=False)
     reason = optional_text(255)
+    lost_reason = serializers.ChoiceField(choices=LostReason.choices, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _require_lost_reason(attrs)
         needs = {"assign_owner": "owner", "add_tag": "tag", "remove_tag": "tag", "set_stage": "stage"}
         needed = needs.get(attrs["action"])
         if needed and needed not in attrs:

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.models import AttributeDefinition, Tag
 from guanxi.customers.forms.common import attribute_field
-from guanxi.customers.models import AccountKind, LifecycleStage, MarketSegment
+from guanxi.customers.models import AccountKind, LifecycleStage, LostReason, MarketSegment
 from guanxi.staff.models import User
 
 BLANK = [("", "---------")]
@@ -29,6 +29,7 @@ class BulkForm(forms.Form):
     owner = forms.CharField(required=False)
     tag = forms.CharField(label=_("Tag"), max_length=64, required=False)
     stage = forms.ChoiceField(label=_("Stage"), choices=BLANK + list(LifecycleStage.choices), required=False)
+    lost_reason = forms.ChoiceField(label=_("Lost because"), choices=BLANK + list(LostReason.choices), required=False)
     next = forms.CharField(required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -46,6 +47,8 @@ class BulkForm(forms.Form):
             self.add_error("tag", _("Enter a tag."))
         if action == "set_stage" and not data.get("stage"):
             self.add_error("stage", _("Choose a stage."))
+        if action == "set_stage" and data.get("stage") == LifecycleStage.LOST and not data.get("lost_reason"):
+            self.add_error("lost_reason", _("Say why the customers were lost."))
         if action == "assign" and not data.get("owner"):
             self.add_error("owner", _("Choose an owner."))
         return data

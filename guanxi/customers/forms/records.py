@@ -10,16 +10,23 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.customers.forms.common import parse_party_id
-from guanxi.customers.models import Channel, ConsentPurpose, LifecycleStage, RelationshipKind, RoleKind
+from guanxi.customers.models import Channel, ConsentPurpose, LifecycleStage, LostReason, RelationshipKind, RoleKind
 
 
 class StageForm(forms.Form):
     stage = forms.ChoiceField(label=_("Lifecycle stage"), choices=LifecycleStage.choices)
+    lost_reason = forms.ChoiceField(label=_("Lost because"), choices=[("", "—"), *LostReason.choices], required=False)
     reason = forms.CharField(label=_("Reason"), max_length=255, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "stage_%s")  # several forms share a record page: keep ids unique
         super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("stage") == LifecycleStage.LOST and not data.get("lost_reason"):
+            self.add_error("lost_reason", _("Say why the customer was lost."))
+        return data
 
 
 class RoleForm(forms.Form):

@@ -134,7 +134,8 @@ def test_visible_but_not_editable_is_403(rep: User, admin_user: User) -> None:
     assert response["Content-Type"] == PROBLEM
     assert response.json()["detail"] == "You may not change this record."
     assert client.delete(f"/api/people/{pool.pk}/").status_code == 403
-    assert client.post(f"/api/people/{pool.pk}/stage/", {"stage": "lost"}, format="json").status_code == 403
+    lost = {"stage": "lost", "lost_reason": "price"}
+    assert client.post(f"/api/people/{pool.pk}/stage/", lost, format="json").status_code == 403
     pool.refresh_from_db()
     assert (pool.given_name, pool.lifecycle_stage) == ("Pool", "prospect")
 

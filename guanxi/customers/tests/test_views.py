@@ -456,8 +456,12 @@ def test_bulk_assign_tag_stage_release_and_claim(client: Client, manager: User, 
     assert "2 selected records were left unchanged" in html
     # A rep's bulk action never touches records they may not edit.
     response = client.post(url, {"action": "set_stage", "stage": "lost", "ids": ids}, follow=True)
+    assert "Say why the customers were lost." in response.content.decode()
+    assert not Person.objects.filter(lifecycle_stage="lost").exists()
+    lost = {"action": "set_stage", "stage": "lost", "lost_reason": "price", "ids": ids}
+    response = client.post(url, lost, follow=True)
     assert "Moved 1 contact to the stage" in response.content.decode()
-    assert Person.objects.filter(lifecycle_stage="lost").count() == 1
+    assert list(Person.objects.filter(lifecycle_stage="lost").values_list("lost_reason", flat=True)) == ["price"]
 
 
 def test_bulk_shows_errors(client: Client, rep: User, other_rep: User) -> None:

@@ -17,7 +17,7 @@ from guanxi.core.pagination import InvalidCursorError, capped_count, keyset_page
 from guanxi.customers import queries, services
 from guanxi.customers.forms.common import assignable_users, attribute_definitions, filterable_users
 from guanxi.customers.forms.lists import BulkForm, FilterForm
-from guanxi.customers.models import LifecycleStage
+from guanxi.customers.models import LifecycleStage, LostReason
 from guanxi.customers.views.common import ACCOUNTS, PEOPLE, PartyKind, request_user, safe_next
 from guanxi.staff import access
 from guanxi.staff.models import User
@@ -92,6 +92,7 @@ def _party_list(request: HttpRequest, kind: PartyKind) -> HttpResponse:
         "assignable_users": assignable,
         "tags": tags,
         "stages": LifecycleStage.choices,
+        "lost_reasons": LostReason.choices,
         "can_claim": access.can_claim(user),
         "bulk_actions": BulkForm.ACTIONS,
     }
@@ -146,7 +147,8 @@ def _bulk(request: HttpRequest, kind: PartyKind) -> HttpResponse:
             params = {"tag": tag}
         elif action == "set_stage":
             stage = form.cleaned_data["stage"]
-            count = services.bulk_set_stage(user, model, ids, stage)
+            lost_reason = form.cleaned_data["lost_reason"] if stage == LifecycleStage.LOST else ""
+            count = services.bulk_set_stage(user, model, ids, stage, lost_reason=lost_reason)
             message = _("Moved %(count)s %(noun)s to the stage “%(stage)s”.")
             params = {"stage": str(LifecycleStage(stage).label)}
         elif action == "release":

@@ -257,10 +257,15 @@ def _stage(request: HttpRequest, party: Account | Person, render_page: Callable[
     if form.is_valid():
         try:
             stage, reason = form.cleaned_data["stage"], form.cleaned_data["reason"]
+            lost_reason = form.cleaned_data["lost_reason"] if stage == LifecycleStage.LOST else ""
             if isinstance(party, Account):
-                services.set_lifecycle_stage(request_user(request), party, stage, reason=reason)
+                services.set_lifecycle_stage(
+                    request_user(request), party, stage, reason=reason, lost_reason=lost_reason
+                )
             else:
-                services.set_lifecycle_stage(request_user(request), party, stage, reason=reason)
+                services.set_lifecycle_stage(
+                    request_user(request), party, stage, reason=reason, lost_reason=lost_reason
+                )
         except ValidationError as exc:
             add_service_errors(form, exc, lambda key: ("stage" if key == "lifecycle_stage" else key, ""))
         else:
