@@ -10,7 +10,7 @@ from rest_framework.routers import DefaultRouter
 from guanxi.activities import api as activities_api
 from guanxi.analytics import api as analytics_api
 from guanxi.commerce import api as commerce_api
-from guanxi.customers.api import configuration, links, parties
+from guanxi.customers.api import configuration, links, lookup, parties
 from guanxi.dataio import api as dataio_api
 from guanxi.leads import api as leads_api
 from guanxi.sales import api as sales_api
@@ -37,5 +37,6 @@ dataio_api.register(router)
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
+    path("owner-lookup/", lookup.OwnerLookupView.as_view(), name="owner-lookup"),
     *router.urls,
 ]

@@ -279,3 +279,51 @@ def person_list_rows_for(queryset: QuerySet[Person], user: User) -> QuerySet[Per
         Prefetch("phones", queryset=PhoneNumber.objects.order_by("-is_primary", "id")),
         Prefetch("roles", queryset=visible_roles),
     )
+
+
+@dataclass(frozen=True)
+class OwnerMatch:
+    """One record found by the owner lookup: enough to know whom to ask, nothing more."""
+
+    kind: str  # "account" or "person"
+    pk: int
+    name: str
+    owner: User | None
+    visible: bool
+
+
+OWNER_LOOKUP_LIMIT = 20
+
+
+def owner_lookup_query_ok(query: str) -> bool:
+    """Two characters at least; one Chinese character (a surname: 王) is already a name."""
+    query = query.strip()
+    return len(query) >= 2 or any(ord(char) >= 0x2E80 for char in query)
+
+
+def owner_lookup(user: User, query: str, limit: int = OWNER_LOOKUP_LIMIT) -> list[OwnerMatch]:
+    """Who owns the customer with this phone, email or name — across every record, not only the
+    ones `user` may open, so two reps never chase the same customer unknowingly. It tells the
+    name and the owner only; the record itself stays behind its visibility rule."""
+    if not owner_lookup_query_ok(query):
+        return []
+    accounts = list(
+        search_accounts(Account.objects.all(), query)
+        .select_related("owner__team")
+        .order_by("name", "id")
+        .only("pk", "name", "owner")[:limit]
+    )
+    people = list(
+        search_people(Person.objects.all(), query)
+        .select_related("owner__team")
+        .order_by("full_name", "id")
+        .only("pk", "full_name", "owner")[:limit]
+    )
+    visible_account_ids = set(
+        visible_accounts(user).filter(pk__in=[a.pk for a in accounts]).values_list("pk", flat=True)
+    )
+    visible_person_ids = set(visible_people(user).filter(pk__in=[p.pk for p in people]).values_list("pk", flat=True))
+    return [
+        *(OwnerMatch("account", a.pk, a.name, a.owner, a.pk in visible_account_ids) for a in accounts),
+        *(OwnerMatch("person", p.pk, p.full_name, p.owner, p.pk in visible_person_ids) for p in people),
+    ]

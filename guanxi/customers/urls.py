@@ -1,6 +1,6 @@
 from django.urls import path
 
-from guanxi.customers.views import configuration, edit, lists, records
+from guanxi.customers.views import configuration, edit, lists, lookup, records
 
 app_name = "customers"
 
@@ -27,6 +27,7 @@ urlpatterns = [
     path("roles/<int:pk>/remove/", records.role_remove, name="role-remove"),
     path("relationships/<int:pk>/remove/", records.relationship_remove, name="relationship-remove"),
     path("lookup/", lists.lookup, name="lookup"),
+    path("lookup/owner/", lookup.owner_lookup, name="owner-lookup"),
     path("settings/tags/", configuration.tag_list, name="tag-list"),
     path("settings/tags/new/", configuration.tag_create, name="tag-create"),
     path("settings/tags/<int:pk>/edit/", configuration.tag_edit, name="tag-edit"),
