@@ -123,6 +123,7 @@ def person_snapshot(person: NewPerson) -> dict[str, Any]:
     return {
         "family_name": person.family_name,
         "given_name": person.given_name,
+        "grade": "",
         "birthday": person.birthday.isoformat() if person.birthday else None,
         "preferred_language": person.preferred_language,
         "preferred_channel": person.preferred_channel,
@@ -131,6 +132,7 @@ def person_snapshot(person: NewPerson) -> dict[str, Any]:
         "source": person.source,
         "owner": _owner_label(person.owner),
         "notes": person.notes,
+        "reclaim_exempt": False,
         "lifecycle_stage": person.lifecycle_stage,
         "attributes": dict(person.attributes),
         "emails": [address for address, _kind in person.emails],
@@ -157,6 +159,7 @@ def account_snapshot(account: NewAccount) -> dict[str, Any]:
         "owner": _owner_label(account.owner),
         "team": None,
         "notes": account.notes,
+        "reclaim_exempt": False,
         "lifecycle_stage": account.lifecycle_stage,
         "attributes": dict(account.attributes),
         "tags": sorted(set(account.tags)),

@@ -65,10 +65,12 @@ ACCOUNT_FIELDS = (
     "owner",
     "team",
     "notes",
+    "reclaim_exempt",
 )
 PERSON_FIELDS = (
     "family_name",
     "given_name",
+    "grade",
     "birthday",
     "preferred_language",
     "preferred_channel",
@@ -77,6 +79,7 @@ PERSON_FIELDS = (
     "source",
     "owner",
     "notes",
+    "reclaim_exempt",
 )
 ATTRIBUTE_TARGETS = {"account": Account, "person": Person}
 
@@ -106,6 +109,15 @@ def _check_owner(actor: User, owner: User | None, current: User | None = None) -
         raise ValidationError({"owner": [_("This user is deactivated.")]})
     if not access.can_assign_to(actor, owner):
         raise ValidationError({"owner": [_("You may not assign records to this user.")]})
+
+
+def _check_lock(actor: User, party: Account | Person, before: bool) -> None:
+    """Locking a customer (锁定) exempts it from the reclaim rules, so only a manager or an admin
+    may set or clear it; a rep could otherwise keep every customer out of the pool forever."""
+    if party.reclaim_exempt != before and not access.can_lock(actor):
+        raise ValidationError(
+            {"reclaim_exempt": [_("Only a sales manager or an admin may lock or unlock a customer.")]}
+        )
 
 
 def _require_settings(actor: User) -> None:
@@ -278,6 +290,7 @@ def create_account(
         fields["owner"] = actor
     _assign(account, fields, ACCOUNT_FIELDS)
     _check_owner(actor, account.owner)
+    _check_lock(actor, account, False)
     _check_stage(lifecycle_stage)
     account.lifecycle_stage = lifecycle_stage
     account.domain = domain_of(account.website)
@@ -318,8 +331,10 @@ def update_account(
     _require_edit(actor, account)
     before = _account_snapshot(account)
     before_owner = account.owner
+    before_lock = account.reclaim_exempt
     _assign(account, data, ACCOUNT_FIELDS)
     _check_owner(actor, account.owner, before_owner)
+    _check_lock(actor, account, before_lock)
     account.domain = domain_of(account.website)
     if "phone" in data and account.phone:
         try:
@@ -471,6 +486,7 @@ def create_person(
     clean_phones = _collect(errors, lambda: _clean_contact_list(phones, "phones", normalise_phone, "number"))
     _collect(errors, lambda: setattr(person, "attributes", clean_attributes("person", attributes or {})))
     _collect(errors, lambda: _check_owner(actor, person.owner))
+    _collect(errors, lambda: _check_lock(actor, person, False))
     _collect(errors, lambda: _check_stage(lifecycle_stage))
     _collect(errors, lambda: _full_clean(person, exclude=[*_PERSON_CLEAN_EXCLUDE, *errors]))
     if errors:
@@ -503,6 +519,7 @@ def update_person(
     _require_edit(actor, person)
     before = _person_snapshot(person)
     before_owner = person.owner
+    before_lock = person.reclaim_exempt
     _assign(person, data, PERSON_FIELDS)
     errors: dict[str, list[str]] = {}
     clean_emails = clean_phones = None
@@ -515,6 +532,7 @@ def update_person(
         current = person.attributes
         _collect(errors, lambda: setattr(person, "attributes", clean_attributes("person", attributes, current=current)))
     _collect(errors, lambda: _check_owner(actor, person.owner, before_owner))
+    _collect(errors, lambda: _check_lock(actor, person, before_lock))
     _collect(errors, lambda: _full_clean(person, exclude=[*_PERSON_CLEAN_EXCLUDE, *errors]))
     if errors:
         raise ValidationError(errors)

@@ -88,6 +88,15 @@ def can_manage_settings(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.is_active and user.is_admin)
 
 
+def can_lock(user: Any) -> bool:
+    """Who may exempt a customer from the shared pool's reclaim rules."""
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and user.is_active
+        and (user.is_admin or user.role == StaffRole.SALES_MANAGER)
+    )
+
+
 def can_claim(user: Any) -> bool:
     return bool(
         getattr(user, "is_authenticated", False)

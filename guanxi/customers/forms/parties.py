@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.core.models import AttributeDefinition, Tag
 from guanxi.customers.forms.common import assignable_users, attribute_definitions, attribute_field, parse_party_id
 from guanxi.customers.models import Account, Address, LifecycleStage, Person
+from guanxi.staff import access
 from guanxi.staff.models import Team, User
 
 
@@ -89,6 +90,7 @@ ACCOUNT_MODEL_FIELDS = [
     "status",
     "source",
     "notes",
+    "reclaim_exempt",
 ]
 ADDRESS_FIELDS = ["kind", "line1", "line2", "city", "region", "postal_code", "country"]
 
@@ -149,6 +151,8 @@ class AccountForm(AttributesMixin, forms.Form):
         if instance is not None:
             del self.fields["lifecycle_stage"]
         self.order_fields(["name", "lifecycle_stage", *ACCOUNT_MODEL_FIELDS[1:], "parent", "owner", "team", "tags"])
+        if not access.can_lock(actor):
+            del self.fields["reclaim_exempt"]
         self.add_attribute_fields(attribute_definitions("account"), instance.attributes if instance else {})
         self._add_address_blocks(list(instance.addresses.all()) if instance else [])
 
@@ -196,7 +200,7 @@ class AccountForm(AttributesMixin, forms.Form):
         return parent
 
     def service_data(self) -> dict[str, Any]:
-        data = {name: self.cleaned_data[name] for name in ACCOUNT_MODEL_FIELDS}
+        data = {name: self.cleaned_data[name] for name in ACCOUNT_MODEL_FIELDS if name in self.fields}
         for name in ("market_segment", "grade", "source"):
             data[name] = data[name] or ""
         data["parent"] = self.cleaned_data.get("parent")
@@ -232,6 +236,7 @@ class AccountForm(AttributesMixin, forms.Form):
 PERSON_MODEL_FIELDS = [
     "family_name",
     "given_name",
+    "grade",
     "birthday",
     "preferred_language",
     "preferred_channel",
@@ -239,6 +244,7 @@ PERSON_MODEL_FIELDS = [
     "buying_motives",
     "source",
     "notes",
+    "reclaim_exempt",
 ]
 
 
@@ -299,6 +305,7 @@ class PersonForm(AttributesMixin, forms.Form):
                 "emails",
                 "phones",
                 "lifecycle_stage",
+                "grade",
                 "birthday",
                 "preferred_language",
                 "preferred_channel",
@@ -306,15 +313,18 @@ class PersonForm(AttributesMixin, forms.Form):
                 "buying_motives",
                 "source",
                 "owner",
+                "reclaim_exempt",
                 "tags",
                 "notes",
             ]
         )
+        if not access.can_lock(actor):
+            del self.fields["reclaim_exempt"]
         self.add_attribute_fields(attribute_definitions("person"), instance.attributes if instance else {})
 
     def service_data(self) -> dict[str, Any]:
-        data = {name: self.cleaned_data[name] for name in PERSON_MODEL_FIELDS}
-        for name in ("preferred_language", "preferred_channel", "source"):
+        data = {name: self.cleaned_data[name] for name in PERSON_MODEL_FIELDS if name in self.fields}
+        for name in ("grade", "preferred_language", "preferred_channel", "source"):
             data[name] = data[name] or ""
         data["owner"] = self.cleaned_data.get("owner")
         return data

@@ -104,3 +104,18 @@ def test_api_asks_why_a_customer_was_lost(rep: User) -> None:
     assert response.status_code == 200
     person.refresh_from_db()
     assert person.lost_reason == "moved_away"
+
+
+def test_only_managers_and_admins_lock_customers(rep: User, manager: User) -> None:
+    person = PersonFactory.create(actor=rep, family_name="Sun", grade="A")
+    assert person.grade == "A"
+    with pytest.raises(ValidationError) as error:
+        services.update_person(rep, person, {"reclaim_exempt": True})
+    assert error.value.message_dict == {
+        "reclaim_exempt": ["Only a sales manager or an admin may lock or unlock a customer."]
+    }
+    services.update_person(manager, person, {"reclaim_exempt": True})
+    person.refresh_from_db()
+    assert person.reclaim_exempt is True
+    with pytest.raises(ValidationError):
+        AccountFactory.create(actor=rep, name="Locked Ltd", reclaim_exempt=True)

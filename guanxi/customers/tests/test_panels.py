@@ -48,4 +48,5 @@ def test_account_page_shows_only_its_own_record_types_panels(client: Client, rep
 
 def test_panels_are_ordered_and_replaced_by_key(registered: None) -> None:
     panels.register_panel("customers.person", "probe", lambda request, record: "again", order=0)
-    assert [p.key for p in panels.panels_for("customers.person")] == ["probe", "empty"]
+    ours = [p.key for p in panels.panels_for("customers.person") if p.key in {"probe", "empty"}]
+    assert ours == ["probe", "empty"]

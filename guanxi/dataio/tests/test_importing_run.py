@@ -96,6 +96,7 @@ def test_chinese_gb18030_file_imports_people_with_everything_services_write(rep:
         "emails": [None, ["zhang.wei@example.com"]],
         "family_name": [None, "张"],
         "given_name": [None, "伟"],
+        "grade": [None, ""],
         "lifecycle_stage": [None, "prospect"],
         "notes": [None, "展会认识"],
         "owner": [None, "rep"],
@@ -103,6 +104,7 @@ def test_chinese_gb18030_file_imports_people_with_everything_services_write(rep:
         "preferences": [None, ""],
         "preferred_channel": [None, ""],
         "preferred_language": [None, ""],
+        "reclaim_exempt": [None, False],
         "source": [None, "import"],
         "tags": [None, ["VIP", "老客户"]],
     }
