@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class CommerceConfig(AppConfig):
     name = "guanxi.commerce"
     verbose_name = _("Products and orders")
+
+    def ready(self) -> None:
+        """Show each customer's orders (and, for a person, the lines they use) on customer pages."""
+        from guanxi.commerce.panels import register  # queries and templates need the app registry ready
+
+        register()

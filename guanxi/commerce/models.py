@@ -58,6 +58,10 @@ class Product(models.Model):
         ordering = ["name", "id"]
         verbose_name = _("product")
         verbose_name_plural = _("products")
+        indexes = [
+            models.Index(fields=["name", "id"], name="commerce_product_name_idx"),
+            models.Index(fields=["unit_price", "id"], name="commerce_product_price_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sku})"
@@ -171,6 +175,8 @@ class Order(models.Model):
             models.Index(fields=["ordered_at", "id"], name="commerce_order_date_idx"),
             models.Index(fields=["buyer_person", "ordered_at"], name="commerce_order_person_idx"),
             models.Index(fields=["buyer_account", "ordered_at"], name="commerce_order_account_idx"),
+            models.Index(fields=["total_amount", "id"], name="commerce_order_total_idx"),
+            models.Index(fields=["status", "ordered_at"], name="commerce_order_status_idx"),
         ]
 
     def __str__(self) -> str:
@@ -204,7 +210,28 @@ class OrderLine(models.Model):
         verbose_name_plural = _("order lines")
 
     def __str__(self) -> str:
-        return f"{self.description} × {self.quantity}"
+        return f"{self.description} × {self.quantity_text}"
+
+    @property
+    def quantity_text(self) -> str:
+        """10, 1.5, 0.25: the quantity without trailing zeros and never as 1E+1."""
+        text = f"{self.quantity:f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class OrderNumberCounter(models.Model):
+    """The last order number handed out, one row per prefix.
+
+    Services bump it with an `UPDATE ... SET value = value + n`, which locks the row until the
+    transaction ends, so two clerks (or a feed and a clerk) never get the same number; a bulk
+    feed reserves a whole range in one statement.
+    """
+
+    prefix = models.CharField(max_length=10, unique=True)
+    value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}{self.value}"
 
 
 class PaymentMethod(models.TextChoices):

@@ -1,0 +1,160 @@
+"""Read-only purchase history for analytics: the orders table as the engine sees it.
+
+The engine's summaries are Ibis expressions over (customer, ordered_at, amount). This module
+describes the app's own order table in those terms, as an unbound Ibis table compiled to the
+SQL of the app's database and run on Django's connection, so the summaries run inside the
+database, in the caller's transaction, with nothing but per-customer rows coming back.
+
+The customer of an order is its buyer: the account when there is one (B2B: the person is the
+account's contact), else the person. Keys are "a<account id>" or "p<person id>", so one column
+holds both kinds and sorts and groups like any string.
+
+Cancelled and returned orders are not purchases and are left out here, once for every caller.
+"""
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import ibis  # type: ignore[import-untyped]  # ibis ships no py.typed marker; expressions are typed Any
+from django.db import connection
+from django.db.models import Count, Max, Min, QuerySet, Sum
+
+from guanxi.commerce.models import Order, OrderLine, OrderStatus, Product
+
+#: Orders that did not end as a purchase.
+NOT_PURCHASES = (OrderStatus.CANCELLED, OrderStatus.RETURNED)
+
+ACCOUNT_PREFIX = "a"
+PERSON_PREFIX = "p"
+
+_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres"}
+
+
+def customer_key(*, account_id: int | None = None, person_id: int | None = None) -> str:
+    """The engine's key for a buyer: the account if any, else the person."""
+    if account_id is not None:
+        return f"{ACCOUNT_PREFIX}{account_id}"
+    if person_id is not None:
+        return f"{PERSON_PREFIX}{person_id}"
+    raise ValueError("an order has a buyer account or a buyer person")
+
+
+def split_key(key: str) -> tuple[str, int]:
+    """("account" | "person", id) for a key made by `customer_key`."""
+    kind = {ACCOUNT_PREFIX: "account", PERSON_PREFIX: "person"}.get(key[:1])
+    if kind is None or not key[1:].isdigit():
+        raise ValueError(f"not a customer key: {key!r}")
+    return kind, int(key[1:])
+
+
+def raw_orders_table() -> Any:
+    """The order table's columns the engine reads, as an unbound Ibis table."""
+    return ibis.table(
+        {
+            "id": "int64",
+            "buyer_account_id": "int64",
+            "buyer_person_id": "int64",
+            "ordered_at": "timestamp",
+            "total_amount": "decimal(14, 2)",
+            "status": "string",
+        },
+        name=Order._meta.db_table,
+    )
+
+
+def purchases_table() -> Any:
+    """Purchases as (customer, ordered_at, amount): the engine's `ORDER_SCHEMA`."""
+    orders = raw_orders_table()
+    orders = orders.filter(~orders.status.isin([str(s) for s in NOT_PURCHASES]))
+    customer = ibis.ifelse(
+        orders.buyer_account_id.notnull(),
+        ibis.literal(ACCOUNT_PREFIX) + orders.buyer_account_id.cast("string"),
+        ibis.literal(PERSON_PREFIX) + orders.buyer_person_id.cast("string"),
+    )
+    return orders.select(customer=customer, ordered_at=orders.ordered_at, amount=orders.total_amount.cast("float64"))
+
+
+def dialect() -> str:
+    """Ibis' name for the app database's SQL dialect."""
+    try:
+        return _DIALECTS[connection.vendor]
+    except KeyError:
+        raise NotImplementedError(f"analytics does not run on {connection.vendor}") from None
+
+
+def to_sql(expr: Any) -> str:
+    return str(ibis.to_sql(expr, dialect=dialect()))
+
+
+def run(expr: Any, *, batch_size: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    """Rows of an expression over `purchases_table`, run on the app database's connection.
+
+    The SQL comes from Ibis with no parameters (values are literals it quotes itself), so
+    nothing is string-built here. Rows are fetched in batches.
+    """
+    sql = to_sql(expr)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(batch_size):
+            yield from (tuple(row) for row in batch)
+
+
+def purchases() -> QuerySet[Order]:
+    """Orders that count as purchases, for ORM reads."""
+    return Order.objects.exclude(status__in=NOT_PURCHASES)
+
+
+def order_count() -> int:
+    return purchases().count()
+
+
+def totals(since: dt.datetime | None = None, until: dt.datetime | None = None) -> dict[str, Any]:
+    """Orders, revenue, buyers and the first/last order date within a window, in one query."""
+    qs = purchases()
+    if since is not None:
+        qs = qs.filter(ordered_at__gte=since)
+    if until is not None:
+        qs = qs.filter(ordered_at__lte=until)
+    row = qs.aggregate(
+        orders=Count("id"),
+        revenue=Sum("total_amount"),
+        first=Min("ordered_at"),
+        last=Max("ordered_at"),
+    )
+    return {
+        "orders": int(row["orders"] or 0),
+        "revenue": row["revenue"] or Decimal("0"),
+        "first": row["first"],
+        "last": row["last"],
+    }
+
+
+def basket_pairs() -> Iterator[tuple[int, int]]:
+    """(order id, product id) for every purchased line with a product, ordered by order."""
+    lines = (
+        OrderLine.objects.exclude(order__status__in=NOT_PURCHASES)
+        .filter(product__isnull=False)
+        .order_by("order_id")
+        .values_list("order_id", "product_id")
+    )
+    for order_id, product_id in lines.iterator(chunk_size=20_000):
+        yield int(order_id), int(product_id)
+
+
+def products_bought() -> Iterator[tuple[str, int]]:
+    """Distinct (customer key, product id) pairs: what each customer has bought, for suggestions."""
+    lines = (
+        OrderLine.objects.exclude(order__status__in=NOT_PURCHASES)
+        .filter(product__isnull=False)
+        .values_list("order__buyer_account_id", "order__buyer_person_id", "product_id")
+        .distinct()
+        .order_by()
+    )
+    for account_id, person_id, product_id in lines.iterator(chunk_size=20_000):
+        yield customer_key(account_id=account_id, person_id=person_id), int(product_id)
+
+
+def product_labels(ids: Sequence[int]) -> dict[int, str]:
+    return dict(Product.objects.filter(pk__in=list(ids)).values_list("pk", "name"))

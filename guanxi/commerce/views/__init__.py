@@ -1,0 +1,1 @@
+"""Pages of the commerce app: `catalogue` (products, price lists) and `orders`."""
