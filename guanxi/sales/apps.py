@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class SalesConfig(AppConfig):
     name = "guanxi.sales"
     verbose_name = _("Sales")
+
+    def ready(self) -> None:
+        """Show each customer's opportunities on account and contact pages."""
+        from guanxi.sales.panels import register  # queries and templates need the app registry ready
+
+        register()

@@ -125,6 +125,11 @@ class Opportunity(models.Model):
             models.Index(fields=["owner", "expected_close_date"], name="sales_opp_owner_close_idx"),
             models.Index(fields=["status", "expected_close_date"], name="sales_opp_status_close_idx"),
             models.Index(fields=["status", "closed_at"], name="sales_opp_status_closed_idx"),
+            # The board's cards: the first N of a stage by close date, an index range per column.
+            models.Index(fields=["stage", "expected_close_date", "id"], name="sales_opp_stage_close_idx"),
+            # The list's keyset pages (newest first) and the owner-branch pages of a rep.
+            models.Index(fields=["created_at", "id"], name="sales_opp_created_idx"),
+            models.Index(fields=["owner", "created_at", "id"], name="sales_opp_owner_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -212,6 +217,9 @@ class StageChange(models.Model):
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # How long the deal stayed in `from_stage`, written at the move: "time in each stage" is then
+    # one AVG … GROUP BY instead of pairing each change with the next one.
+    seconds_in_from_stage = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["opportunity", "changed_at", "id"]
@@ -220,3 +228,118 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.opportunity_id}: {self.from_stage_id} → {self.to_stage_id}"
+
+
+class QuoteStatus(models.TextChoices):
+    DRAFT = "draft", pgettext_lazy("quote status", "Draft")
+    SENT = "sent", pgettext_lazy("quote status", "Sent")
+    ACCEPTED = "accepted", pgettext_lazy("quote status", "Accepted")
+    DECLINED = "declined", pgettext_lazy("quote status", "Declined")
+
+
+class Quote(models.Model):
+    """A priced offer (报价单) to a customer, usually for an opportunity; accepting it takes the order."""
+
+    number = models.CharField(_("quote number"), max_length=40, unique=True)
+    opportunity = models.ForeignKey(
+        Opportunity,
+        verbose_name=_("opportunity"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="quotes",
+    )
+    account = models.ForeignKey(
+        "customers.Account",
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="quotes",
+    )
+    person = models.ForeignKey(
+        "customers.Person",
+        verbose_name=_("customer (person)"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="quotes",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=QuoteStatus.choices, default=QuoteStatus.DRAFT, db_index=True
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    price_list = models.ForeignKey(
+        "commerce.PriceList",
+        verbose_name=_("price list"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    tax_rate = models.DecimalField(_("tax rate (%)"), max_digits=5, decimal_places=2, default=Decimal("0"))
+    subtotal_amount = models.DecimalField(_("subtotal"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    discount_amount = models.DecimalField(_("discount"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    tax_amount = models.DecimalField(_("tax"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    total_amount = models.DecimalField(_("total"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    note = models.TextField(_("note"), blank=True, default="")
+    order = models.ForeignKey(
+        "commerce.Order", verbose_name=_("order"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("accepted or declined at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("quote")
+        verbose_name_plural = _("quotes")
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="sales_quote_created_idx"),
+            models.Index(fields=["owner", "created_at", "id"], name="sales_quote_owner_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class QuoteLine(models.Model):
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
+    product = models.ForeignKey(
+        "commerce.Product", verbose_name=_("product"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    description = models.CharField(_("description"), max_length=255)
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3, default=Decimal("1"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
+    discount_percent = models.DecimalField(_("discount (%)"), max_digits=5, decimal_places=2, default=Decimal("0"))
+    line_total = models.DecimalField(_("line total"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["quote", "position", "id"]
+        verbose_name = _("quote line")
+        verbose_name_plural = _("quote lines")
+
+    def __str__(self) -> str:
+        return f"{self.description} × {self.quantity}"
+
+    @property
+    def gross(self) -> Decimal:
+        return (self.quantity * self.unit_price).quantize(Decimal("0.01"))
+
+    @property
+    def discount(self) -> Decimal:
+        return self.gross - self.line_total

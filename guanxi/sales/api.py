@@ -1,7 +1,0 @@
-"""REST endpoints of the sales app; `register` adds them to /api/."""
-
-from rest_framework.routers import DefaultRouter
-
-
-def register(router: DefaultRouter) -> None:
-    """Nothing yet."""
