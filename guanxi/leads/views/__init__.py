@@ -1,0 +1,1 @@
+"""The lead pages: lists, records and conversion, settings, and the public web form."""
