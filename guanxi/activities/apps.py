@@ -1,7 +1,17 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+PANEL_RECORD_TYPES = ("customers.account", "customers.person", "leads.lead", "sales.opportunity")
+
 
 class ActivitiesConfig(AppConfig):
     name = "guanxi.activities"
     verbose_name = _("Follow-up")
+
+    def ready(self) -> None:
+        """Put follow-up records and open tasks on the pages of the records they are about."""
+        from guanxi.activities.views.records import render_panel  # views need the app registry ready
+        from guanxi.core.panels import register_panel
+
+        for record_type in PANEL_RECORD_TYPES:
+            register_panel(record_type, "follow-up", render_panel, order=20)
