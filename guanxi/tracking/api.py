@@ -1,7 +1,256 @@
-"""REST endpoints of the tracking app; `register` adds them to /api/."""
+"""REST endpoints of the tracking app; `register` adds them to /api/.
 
+Sources (admins only: the write key is returned once, at creation), visitor profiles with their
+identifiers and events (visible as their contact is), and profile merges with undo (admins).
+Events themselves arrive at /v1/ (see `ingest.py`), not here.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+from rest_framework.views import APIView
+
+from guanxi.core.api import KeysetCursorPagination, StrictInputMixin
+from guanxi.staff import access
+from guanxi.staff.models import User
+from guanxi.tracking import queries, services
+from guanxi.tracking.models import Identifier, LandedEvent, Profile, ProfileMerge, Source
+
+
+def _actor(request: Request) -> User:
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied
+    return user
+
+
+class AdminOnly(permissions.BasePermission):
+    message = "Only an admin may manage tracking sources and merges."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return access.can_manage_settings(request.user)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+
+
+class SourceSerializer(serializers.ModelSerializer[Source]):
+    # Plain strings rather than model choices keep the schema's enum names free of clashes.
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Source
+        fields = [
+            "id",
+            "name",
+            "write_key_prefix",
+            "is_active",
+            "require_consent_for_joining",
+            "traits_overwrite_manual_edits",
+            "identifier_limits",
+            "created_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class SourceCreatedSerializer(SourceSerializer):
+    write_key = serializers.CharField(read_only=True, help_text="Shown once; only its hash is stored.")
+
+    class Meta(SourceSerializer.Meta):
+        fields = [*SourceSerializer.Meta.fields, "write_key"]
+        read_only_fields = fields
+
+
+class SourceInputSerializer(StrictInputMixin, serializers.Serializer[Any]):
+    ignored_fields = frozenset({"id", "write_key_prefix", "is_active", "created_at", "revoked_at"})
+
+    name = serializers.CharField(max_length=100)
+    require_consent_for_joining = serializers.BooleanField(required=False)
+    traits_overwrite_manual_edits = serializers.BooleanField(required=False)
+    identifier_limits = serializers.DictField(child=serializers.IntegerField(min_value=1), required=False)
+
+
+LagSerializer = inline_serializer(
+    "ProcessingLag",
+    {
+        "backlog": serializers.IntegerField(),
+        "backlog_more": serializers.BooleanField(),
+        "oldest_received_at": serializers.DateTimeField(allow_null=True),
+        "oldest_age_seconds": serializers.FloatField(allow_null=True),
+    },
+)
+
+
+def _lag_data(source: Source | None) -> dict[str, Any]:
+    lag = queries.processing_lag(source)
+    age = lag.oldest_age
+    return {
+        "backlog": lag.backlog,
+        "backlog_more": lag.backlog_more,
+        "oldest_received_at": lag.oldest_received_at,
+        "oldest_age_seconds": age.total_seconds() if age is not None else None,
+    }
+
+
+@extend_schema_view(
+    create=extend_schema(request=SourceInputSerializer, responses={201: SourceCreatedSerializer}),
+    partial_update=extend_schema(request=SourceInputSerializer),
+)
+class SourceViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+    """Tracking sources and their write keys: admins only."""
+
+    serializer_class = SourceSerializer
+    permission_classes = [permissions.IsAuthenticated, AdminOnly]
+    filter_backends = []
+    pagination_class = KeysetCursorPagination
+    ordering_fields = ("name", "created_at")
+    default_ordering = "name"
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Source]:
+        return Source.objects.all()
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(SourceSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return Response(SourceSerializer(self.get_object()).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = SourceInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        source, key = services.create_source(_actor(request), serializer.validated_data)
+        data = dict(SourceSerializer(source).data)
+        data["write_key"] = key
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        source = self.get_object()
+        serializer = SourceInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        source = services.update_source(_actor(request), source, serializer.validated_data)
+        return Response(SourceSerializer(source).data)
+
+    @extend_schema(request=None, responses={200: SourceSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        source = services.revoke_source(_actor(request), self.get_object())
+        return Response(SourceSerializer(source).data)
+
+    @extend_schema(responses={200: LagSerializer})
+    @action(detail=True, methods=["get"])
+    def lag(self, request: Request, pk: str | None = None) -> Response:
+        return Response(_lag_data(self.get_object()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles and merges
+
+
+class IdentifierSerializer(serializers.ModelSerializer[Identifier]):
+    type = serializers.CharField(read_only=True, help_text="anonymous_id, user_id, email, phone, wechat_openid…")
+
+    class Meta:
+        model = Identifier
+        fields = ["type", "value", "created_at"]
+        read_only_fields = fields
+
+
+class ProfileSerializer(serializers.ModelSerializer[Profile]):
+    identifiers = IdentifierSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Profile
+        fields = ["id", "person", "traits", "first_seen", "last_seen", "identifiers"]
+        read_only_fields = fields
+
+
+class EventSerializer(serializers.ModelSerializer[LandedEvent]):
+    type = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = LandedEvent
+        fields = [
+            "id",
+            "source",
+            "message_id",
+            "type",
+            "event",
+            "user_id",
+            "anonymous_id",
+            "timestamp",
+            "received_at",
+            "processed_at",
+            "payload",
+        ]
+        read_only_fields = fields
+
+
+class ProfileMergeSerializer(serializers.ModelSerializer[ProfileMerge]):
+    reason = serializers.CharField(read_only=True, help_text="identify, alias or trait_match")
+    status = serializers.CharField(read_only=True, help_text="pending_consent, done or undone")
+
+    class Meta:
+        model = ProfileMerge
+        fields = ["id", "merged_from", "merged_into", "reason", "status", "created_at", "merged_at", "undone_at"]
+        read_only_fields = fields
+
+
+class ProfileViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Visitor profiles: anonymous ones (like the shared pool) and known ones as their contact."""
+
+    serializer_class = ProfileSerializer
+    filter_backends = []
+    pagination_class = KeysetCursorPagination
+    ordering_fields = ("last_seen", "first_seen")
+    default_ordering = "-last_seen"
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[Profile]:
+        return queries.visible_profiles(self.request.user).prefetch_related("identifiers")
+
+    @extend_schema(responses={200: EventSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, pk: str | None = None) -> Response:
+        events = queries.profile_events(self.get_object()).order_by()
+        paginator = KeysetCursorPagination()
+        page = paginator.paginate_queryset(events, request, view=None)
+        return paginator.get_paginated_response(EventSerializer(page, many=True).data)
+
+
+class ProfileMergeViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Recorded profile merges (done, undone, waiting for consent): admins only."""
+
+    serializer_class = ProfileMergeSerializer
+    permission_classes = [permissions.IsAuthenticated, AdminOnly]
+    filter_backends = []
+    pagination_class = KeysetCursorPagination
+    ordering_fields = ("created_at",)
+    default_ordering = "-created_at"
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[ProfileMerge]:
+        return ProfileMerge.objects.all()
+
+    @extend_schema(request=None, responses={200: ProfileMergeSerializer})
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        merge = services.undo_profile_merge(_actor(request), self.get_object())
+        return Response(ProfileMergeSerializer(merge).data)
 
 
 def register(router: DefaultRouter) -> None:
-    """Nothing yet."""
+    router.register("tracking/sources", SourceViewSet, basename="tracking-source")
+    router.register("tracking/profiles", ProfileViewSet, basename="tracking-profile")
+    router.register("tracking/merges", ProfileMergeViewSet, basename="tracking-merge")

@@ -1,0 +1,270 @@
+"""Tracking ingestion and processing rates, against the database driver's raw insert of the same rows.
+
+A Guanxi server runs as `manage.py serve` (waitress, as `make run` uses) in its own process on
+loopback, with automatic processing off so acknowledgement is measured alone. This process is
+the sender: it builds messages with the official Segment Python SDK (`segment-analytics-python`,
+`send=False`, so the SDK's own message format), groups them 100 to a batch as the SDK uploads
+them, and posts them over `--connections` keep-alive HTTP connections. Then:
+
+(a) acknowledged events/s: `--events` events in batches to /v1/batch, each 200 meaning committed;
+(b) p99 latency of single-event calls: `--single` sequential POSTs to /v1/track;
+(c) processing events/s: `process_landed_events` over everything (a) and (b) landed;
+(d) the raw driver (`sqlite3` / `psycopg`) inserting the same landed rows with `executemany`,
+    one transaction per 100 rows as (a) commits, into the emptied table; ratio (a)/(d).
+
+    python benchmarks/bench_tracking_ingest.py --db sqlite
+    BENCH_DATABASE_URL=postgres://... python benchmarks/bench_tracking_ingest.py --db postgres
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import common
+from benchmarks.bench_demo_load import _raw_connection
+
+TARGET_ACKED = 30_000
+TARGET_PROCESSED = 20_000
+TARGET_P99_MS = 50.0
+BATCH = 100
+
+
+def build_messages(count: int, visitors: int, seed: int, identify_share: float = 0.01) -> list[dict[str, Any]]:
+    """Messages as the Segment Python SDK builds them: page and track, `identify_share` identify."""
+    # The SDK ships no type information; it only builds the messages here.
+    from segment.analytics.client import Client as SegmentClient  # type: ignore[import-untyped]
+
+    sdk = SegmentClient("bench", send=False, sync_mode=True)
+    rng = random.Random(seed)
+    messages = []
+    for n in range(count):
+        visitor = rng.randrange(visitors)
+        anonymous_id = f"anon-{seed}-{visitor}"
+        roll = rng.random()
+        if roll < identify_share:
+            _ok, msg = sdk.identify(
+                f"user-{visitor}",
+                {"email": f"visitor{visitor}@example.com", "firstName": "Bench", "plan": rng.choice(["free", "pro"])},
+                anonymous_id=anonymous_id,
+            )
+        elif roll < identify_share + 0.33:
+            _ok, msg = sdk.page(
+                anonymous_id=anonymous_id,
+                name=rng.choice(["Home", "Tea", "Cart"]),
+                properties={"path": f"/p/{n % 500}", "referrer": "https://search.example/"},
+            )
+        else:
+            _ok, msg = sdk.track(
+                anonymous_id=anonymous_id,
+                event=rng.choice(["Product Viewed", "Product Added", "Checkout Started"]),
+                properties={"sku": f"SKU-{n % 997}", "price": round(rng.uniform(5, 500), 2), "currency": "CNY"},
+                context={"ip": "10.0.0.1", "userAgent": "Mozilla/5.0 (bench)", "locale": "zh-CN"},
+            )
+        messages.append(msg)
+    return messages
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, port: int, threads: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "guanxi.settings.base",
+        # Acknowledgement is measured alone; processing is measured by (c) in this process.
+        "TASKS_BACKEND": "django.tasks.backends.dummy.DummyBackend",
+        "GUANXI_DATA_DIR": str(common.BENCH_DIR / "data"),
+        "LOG_LEVEL": "ERROR",
+    }
+    command = [sys.executable, str(common.ROOT / "manage.py"), "serve", "--no-demo", "--port", str(port)]
+    server = subprocess.Popen([*command, "--threads", str(threads)], env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the server did not start")
+
+
+def _send_all(port: int, headers: dict[str, str], bodies: list[bytes], path: str, latencies: list[float]) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for body in bodies:
+        started = time.perf_counter()
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - started)
+        if response.status != 200:
+            raise RuntimeError(f"{path} answered {response.status}")
+    conn.close()
+
+
+def post_concurrently(
+    port: int, key: str, bodies: list[bytes], connections: int, path: str
+) -> tuple[float, list[float]]:
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
+        "User-Agent": "analytics-python/bench",
+    }
+    shares = [bodies[i::connections] for i in range(connections)]
+    latencies: list[float] = []
+    threads = [
+        threading.Thread(target=_send_all, args=(port, headers, share, path, latencies)) for share in shares if share
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, latencies
+
+
+def raw_insert(rows: list[tuple[Any, ...]], columns: list[str]) -> float:
+    """The same rows through the driver alone, one transaction per BATCH rows."""
+    conn, mark = _raw_connection("default")
+    sql = f"INSERT INTO tracking_landedevent ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"  # noqa: S608  -- fixed column names
+    started = time.perf_counter()
+    if mark == "?":
+        for start in range(0, len(rows), BATCH):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql, rows[start : start + BATCH])
+            conn.execute("COMMIT")
+    else:
+        for start in range(0, len(rows), BATCH):
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany(sql, rows[start : start + BATCH])
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--visitors", type=int, default=20_000)
+    parser.add_argument("--single", type=int, default=2_000, help="single-event calls timed for the p99")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--batch-size", type=int, default=5000, help="processing batch size")
+    parser.add_argument(
+        "--identify-share", type=float, default=0.01, help="share of identify calls (each may create a contact)"
+    )
+    args = parser.parse_args(argv)
+
+    common.BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    if args.db == "postgres":
+        common.pg_recreate("guanxi_bench_tracking")
+        url = common.pg_url("guanxi_bench_tracking")
+    else:
+        path = common.BENCH_DIR / "tracking.sqlite3"
+        common.remove_sqlite(path)
+        url = common.sqlite_url(path)
+    common.setup_django(url)
+    from django.core.management import call_command
+    from django.db import connection
+
+    from guanxi.staff.models import StaffRole, User
+    from guanxi.tracking import services
+    from guanxi.tracking.models import LandedEvent
+
+    call_command("migrate", verbosity=0)
+    admin = User.objects.create(username="bench-admin", role=StaffRole.ADMIN)
+    _source, key = services.create_source(admin, {"name": "Bench"})
+    connection.close()
+
+    print(f"tracking ingestion on {args.db}: {common.machine()}")
+    print(f"building {args.events:,} messages with the Segment Python SDK…", flush=True)
+    messages = build_messages(args.events, args.visitors, seed=11, identify_share=args.identify_share)
+    bodies = []
+    for start in range(0, len(messages), BATCH):
+        sent_at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        bodies.append(json.dumps({"batch": messages[start : start + BATCH], "sentAt": sent_at}).encode())
+    singles = [
+        json.dumps({**m, "messageId": str(uuid.uuid4()), "type": "track", "event": "Single"}).encode()
+        for m in build_messages(args.single, args.visitors, seed=12)
+        if m["type"] == "track"
+    ]
+
+    port = _free_port()
+    server = start_server(url, port, args.threads)
+    try:
+        post_concurrently(port, key, bodies[:5], 1, "/v1/batch")  # warm up (imports, connections)
+        elapsed, batch_latencies = post_concurrently(port, key, bodies[5:], args.connections, "/v1/batch")
+        acked = sum(len(json.loads(b)["batch"]) for b in bodies[5:])
+        acked_rate = acked / elapsed
+        _single_elapsed, single_latencies = post_concurrently(port, key, singles, 1, "/v1/track")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    total = LandedEvent.objects.count()
+    started = time.perf_counter()
+    result = services.process_landed_events(batch_size=args.batch_size)
+    processing = time.perf_counter() - started
+    processed_rate = result["processed"] / processing
+
+    columns = [
+        "source_id",
+        "message_id",
+        "type",
+        "event",
+        "user_id",
+        "anonymous_id",
+        "payload",
+        "received_at",
+        "timestamp",
+    ]
+    rows = list(LandedEvent.objects.order_by("id").values_list(*columns))
+    if args.db == "postgres":
+        from psycopg.types.json import Jsonb
+
+        rows = [(*r[:6], Jsonb(r[6]), *r[7:]) for r in rows]
+    else:
+        rows = [(*r[:6], json.dumps(r[6]), r[7].isoformat(), r[8].isoformat()) for r in rows]
+    LandedEvent.objects.all().delete()
+    connection.close()
+    raw = raw_insert(rows, columns)
+    raw_rate = len(rows) / raw
+
+    p99 = common.percentile(single_latencies, 0.99) * 1000
+    print(
+        f"  acknowledged (durable):   {acked:>9,} events in {elapsed:6.2f} s = {acked_rate:>9,.0f} events/s "
+        f"(target {TARGET_ACKED:,}; batch p99 {common.percentile(batch_latencies, 0.99) * 1000:.1f} ms)"
+    )
+    print(
+        f"  single-event calls:       {len(single_latencies):>9,} calls, median "
+        f"{common.median(single_latencies) * 1000:.1f} ms, p99 {p99:.1f} ms (target < {TARGET_P99_MS:.0f} ms)"
+    )
+    print(
+        f"  processing:               {result['processed']:>9,} events in {processing:6.2f} s = "
+        f"{processed_rate:>9,.0f} events/s (target {TARGET_PROCESSED:,}); {total:,} landed"
+    )
+    print(f"  raw driver insert:        {len(rows):>9,} rows   in {raw:6.2f} s = {raw_rate:>9,.0f} rows/s")
+    print(f"  ratio acknowledged / raw: {acked_rate / raw_rate:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

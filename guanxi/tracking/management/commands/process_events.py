@@ -1,0 +1,30 @@
+"""`manage.py process_events`: process landed tracking events now, once or continuously."""
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from guanxi.tracking import services
+
+
+class Command(BaseCommand):
+    help = "Process landed tracking events (identity, profiles, contacts) in batches."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument("--loop", action="store_true", help="Keep processing, polling every --interval seconds.")
+        parser.add_argument("--interval", type=float, default=1.0)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        while True:
+            result = services.process_landed_events(batch_size=options["batch_size"])
+            if options["verbosity"] > 0 and (result["processed"] or not options["loop"]):
+                self.stdout.write(
+                    f"processed {result['processed']} events in {result['batches']} batches; "
+                    f"{result['joined']} pending joins completed"
+                )
+            if not options["loop"]:
+                return
+            if not result["processed"]:
+                time.sleep(options["interval"])

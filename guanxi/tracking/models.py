@@ -1,0 +1,253 @@
+"""Behaviour tracking: sources with write keys, the append-only landing table, the identity graph.
+
+Events land as sent (fast, durable, deduplicated on the message id) and are processed later in
+batches: identity resolution ties identifiers to profiles, and a profile to a customers.Person
+once the visitor is known. Profiles are merged by moving identifiers, never by rewriting events,
+so a merge is undone by moving them back.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+# Identifier limits per profile a source starts with: a profile gathering more anonymous ids
+# than a person plausibly has devices is a shared kiosk or a bot, and must stop absorbing them.
+DEFAULT_IDENTIFIER_LIMITS: dict[str, int] = {
+    "anonymous_id": 50,
+    "user_id": 1,
+    "email": 5,
+    "phone": 5,
+    "wechat_openid": 10,
+    "wechat_unionid": 1,
+}
+
+
+def default_identifier_limits() -> dict[str, int]:
+    return dict(DEFAULT_IDENTIFIER_LIMITS)
+
+
+class Source(models.Model):
+    """A site, app or server sending events, authenticated by its write key.
+
+    Only a SHA-256 of the key is stored (the key is shown once, at creation) with a short prefix
+    so admins can tell keys apart; a revoked source's key is refused from then on.
+    """
+
+    name = models.CharField(pgettext_lazy("tracking", "name"), max_length=100)
+    write_key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    write_key_prefix = models.CharField(_("write key starts with"), max_length=12, editable=False)
+    require_consent_for_joining = models.BooleanField(
+        _("require profiling consent before joining history"),
+        default=False,
+        help_text=_("Anonymous history joins a known person only once that person has granted profiling consent."),
+    )
+    traits_overwrite_manual_edits = models.BooleanField(
+        _("tracked traits overwrite manual edits"),
+        default=False,
+        help_text=_("Off: a value a staff member edited on the contact is kept when a tracked trait differs."),
+    )
+    identifier_limits: models.JSONField[dict[str, int]] = models.JSONField(
+        _("identifier limits per profile"), default=default_identifier_limits, blank=True
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = pgettext_lazy("tracking", "source")
+        verbose_name_plural = pgettext_lazy("tracking", "sources")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def limit_for(self, identifier_type: str) -> int:
+        value = (self.identifier_limits or {}).get(identifier_type, DEFAULT_IDENTIFIER_LIMITS.get(identifier_type, 0))
+        return int(value) if isinstance(value, int) and value > 0 else DEFAULT_IDENTIFIER_LIMITS.get(identifier_type, 1)
+
+
+class EventType(models.TextChoices):
+    IDENTIFY = "identify", _("Identify")
+    TRACK = "track", _("Track")
+    PAGE = "page", _("Page")
+    SCREEN = "screen", _("Screen")
+    GROUP = "group", _("Group")
+    ALIAS = "alias", _("Alias")
+
+
+class LandedEvent(models.Model):
+    """One message as it arrived. Append-only except for the processing mark.
+
+    `timestamp` is the sender's time corrected for clock skew (timestamp + received_at − sentAt);
+    `user_id` and `anonymous_id` are copied out of the payload so processing and the visitor
+    pages read them from an index instead of the JSON.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    message_id = models.CharField(_("message id"), max_length=100)
+    type = models.CharField(_("type"), max_length=10, choices=EventType.choices)
+    event = models.CharField(pgettext_lazy("tracking", "event"), max_length=200, blank=True, default="")
+    user_id = models.CharField(_("user id"), max_length=255, blank=True, default="")
+    anonymous_id = models.CharField(_("anonymous id"), max_length=255, blank=True, default="")
+    payload: models.JSONField[dict[str, Any]] = models.JSONField(_("payload"))
+    received_at = models.DateTimeField(_("received"))
+    timestamp = models.DateTimeField(_("timestamp"))
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    processing_batch = models.BigIntegerField(_("processing batch"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = pgettext_lazy("tracking", "event")
+        verbose_name_plural = pgettext_lazy("tracking", "events")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "message_id"], name="trk_event_source_message_uniq"),
+        ]
+        indexes = [
+            # The processor's queue: only unprocessed rows are in this index, so it stays small.
+            models.Index(fields=["id"], condition=Q(processed_at__isnull=True), name="trk_event_unprocessed_idx"),
+            models.Index(fields=["source", "-id"], name="trk_event_source_recent_idx"),
+            models.Index(fields=["anonymous_id", "-id"], name="trk_event_anonymous_idx"),
+            models.Index(fields=["user_id", "-id"], name="trk_event_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.message_id}"
+
+
+class Profile(models.Model):
+    """One cluster of identifiers believed to be the same human; known once `person` is set.
+
+    A merged profile keeps its row with `merged_into` set, so undoing the merge restores it.
+    """
+
+    person = models.ForeignKey(
+        "customers.Person",
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tracking_profiles",
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_profiles"
+    )
+    traits: models.JSONField[dict[str, Any]] = models.JSONField(_("traits"), default=dict, blank=True)
+    # The value tracking last wrote to each contact field: a contact value that differs from it
+    # was edited by a person, and precedence keeps that edit.
+    applied_person_values: models.JSONField[dict[str, Any]] = models.JSONField(default=dict, blank=True)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+        indexes = [
+            models.Index(fields=["last_seen", "id"], name="trk_profile_last_seen_idx"),
+            models.Index(fields=["person", "last_seen", "id"], name="trk_profile_person_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"profile {self.pk}"
+
+
+class IdentifierType(models.TextChoices):
+    ANONYMOUS_ID = "anonymous_id", _("Anonymous ID")
+    USER_ID = "user_id", _("User ID")
+    EMAIL = "email", _("Email")
+    PHONE = "phone", _("Phone")
+    WECHAT_OPENID = "wechat_openid", _("WeChat OpenID")
+    WECHAT_UNIONID = "wechat_unionid", _("WeChat UnionID")
+
+
+class Identifier(models.Model):
+    """A value that names one human (an anonymous id, a user id, an email…), owned by one profile."""
+
+    type = models.CharField(_("type"), max_length=16, choices=IdentifierType.choices)
+    value = models.CharField(_("value"), max_length=255)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identifiers")
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("identifier")
+        verbose_name_plural = _("identifiers")
+        constraints = [models.UniqueConstraint(fields=["type", "value"], name="trk_identifier_type_value_uniq")]
+        indexes = [models.Index(fields=["profile", "type"], name="trk_identifier_profile_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"
+
+
+class MergeReason(models.TextChoices):
+    IDENTIFY = "identify", _("Identified")
+    ALIAS = "alias", _("Alias")
+    TRAIT_MATCH = "trait_match", _("Matching trait")
+
+
+class MergeStatus(models.TextChoices):
+    PENDING_CONSENT = "pending_consent", _("Waiting for consent")
+    DONE = "done", _("Merged")
+    UNDONE = "undone", _("Undone")
+
+
+class ProfileMerge(models.Model):
+    """One profile joined into another, recorded so it can be undone.
+
+    A join that waits for the person's profiling consent is recorded as pending and completed by
+    the processor once consent is on record.
+    """
+
+    merged_from = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="merges_out")
+    merged_into = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="merges_in")
+    reason = models.CharField(_("reason"), max_length=16, choices=MergeReason.choices)
+    status = models.CharField(_("status"), max_length=16, choices=MergeStatus.choices)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    moved_identifier_ids: models.JSONField[list[int]] = models.JSONField(default=list, blank=True)
+    # Set when the target had no contact and took the merged profile's: undo gives it back.
+    took_person = models.BooleanField(default=False)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    merged_at = models.DateTimeField(_("merged"), null=True, blank=True)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("profile merge")
+        verbose_name_plural = _("profile merges")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "id"], name="trk_merge_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.merged_from_id} → {self.merged_into_id} ({self.status})"
+
+
+class ProcessingCheckpoint(models.Model):
+    """The processor's single row: locked for the length of a batch so two workers never
+    process the same events, and a record of how far processing has come."""
+
+    name = models.CharField(max_length=30, unique=True, default="default")
+    last_batch = models.BigIntegerField(default=0)
+    last_event_id = models.BigIntegerField(default=0)
+    events_processed = models.BigIntegerField(default=0)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("processing checkpoint")
+        verbose_name_plural = _("processing checkpoints")
+
+    def __str__(self) -> str:
+        return f"{self.name}: batch {self.last_batch}"

@@ -1,0 +1,867 @@
+"""Processing landed events in batches: identity resolution, profiles, contacts and their traits.
+
+One batch is one transaction: the checkpoint row is locked (so two workers never take the same
+events), unprocessed events are read by id, identities resolved, and the events marked
+processed before commit. A crash rolls the whole batch back, so each event is processed exactly
+once. Events that only touch a known identifier (most of them) are handled in bulk; identify,
+alias and events linking two identifiers go one by one through the identity rules:
+
+- a placeholder id (null, undefined, anonymous, 0, …) never links anything;
+- an identify alone never merges two profiles that each have a different known user id;
+- a profile takes at most the source's limit of identifiers of each type (shared devices);
+- where the source requires it, anonymous history joins a person only once that person has
+  granted profiling consent; until then the join is recorded as pending and done when consent
+  arrives (`process_pending_joins`).
+"""
+
+import datetime
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+
+from guanxi.core.history import record_change
+from guanxi.core.models import ChangeAction
+from guanxi.customers import bulk as customer_bulk
+from guanxi.customers import services as customer_services
+from guanxi.customers.bulk import NewPerson
+from guanxi.customers.models import ConsentPurpose, ConsentRecord, EmailAddress, Person
+from guanxi.customers.models import Source as PartySource
+from guanxi.customers.normalise import InvalidValueError, full_name, normalise_email, normalise_phone
+from guanxi.staff import access
+from guanxi.staff.models import StaffRole, User
+from guanxi.tracking.models import (
+    Identifier,
+    IdentifierType,
+    LandedEvent,
+    MergeReason,
+    MergeStatus,
+    ProcessingCheckpoint,
+    Profile,
+    ProfileMerge,
+    Source,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 5000
+LOOKUP_CHUNK = 900  # below SQLite's smallest bound-parameter limit
+
+PLACEHOLDER_IDS = frozenset(
+    {
+        "",
+        "0",
+        "-1",
+        "null",
+        "nil",
+        "none",
+        "nan",
+        "undefined",
+        "anonymous",
+        "anon",
+        "unknown",
+        "guest",
+        "user",
+        "test",
+        "n/a",
+        "na",
+        "false",
+        "true",
+        "{}",
+        "[]",
+        "<nil>",
+        "[object object]",
+        "userid",
+        "user_id",
+        "anonymousid",
+        "anonymous_id",
+        "00000000-0000-0000-0000-000000000000",
+    }
+)
+
+# Trait keys (as SDKs and sites send them) naming an identifier type.
+TRAIT_IDENTIFIERS: dict[str, str] = {
+    "email": IdentifierType.EMAIL.value,
+    "phone": IdentifierType.PHONE.value,
+    "wechatOpenId": IdentifierType.WECHAT_OPENID.value,
+    "wechat_openid": IdentifierType.WECHAT_OPENID.value,
+    "openid": IdentifierType.WECHAT_OPENID.value,
+    "wechatUnionId": IdentifierType.WECHAT_UNIONID.value,
+    "wechat_unionid": IdentifierType.WECHAT_UNIONID.value,
+    "unionid": IdentifierType.WECHAT_UNIONID.value,
+}
+# Trait keys written to contact fields (under the source's precedence rule).
+PERSON_TRAITS: dict[str, str] = {
+    "firstName": "given_name",
+    "first_name": "given_name",
+    "lastName": "family_name",
+    "last_name": "family_name",
+    "birthday": "birthday",
+}
+MAX_PROFILE_TRAITS = 200
+
+Key = tuple[str, str]
+
+
+def _tracking_actor() -> User:
+    """The unsaved actor processing writes as: allowed like an admin, recorded as nobody."""
+    return User(username="tracking", role=StaffRole.ADMIN)
+
+
+def is_placeholder(value: str) -> bool:
+    """An id that many strangers share by accident (a default, a serialised null)."""
+    text = value.strip().lower()
+    return text in PLACEHOLDER_IDS or set(text) <= {"0", "-"}
+
+
+def _clean_identifier(kind: str, raw: Any) -> str | None:
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        return None
+    value = str(raw).strip()
+    if not value or len(value) > 255 or is_placeholder(value):
+        return None
+    try:
+        if kind == IdentifierType.EMAIL.value:
+            return normalise_email(value)
+        if kind == IdentifierType.PHONE.value:
+            return normalise_phone(value)
+    except InvalidValueError:
+        return None
+    return value
+
+
+def _trait_identifiers(traits: Mapping[str, Any]) -> list[Key]:
+    keys: list[Key] = []
+    for trait, kind in TRAIT_IDENTIFIERS.items():
+        if trait in traits:
+            value = _clean_identifier(kind, traits[trait])
+            if value and (kind, value) not in keys:
+                keys.append((kind, value))
+    return keys
+
+
+def _has_profiling_consent(person_id: int | None) -> bool:
+    """Granted on any channel, going by the newest record per channel (as `consent_state` reads it)."""
+    if person_id is None:
+        return False
+    latest: dict[str, bool] = {}
+    records = ConsentRecord.objects.filter(person_id=person_id, purpose=ConsentPurpose.PROFILING)
+    for channel, granted in records.order_by("-recorded_at", "-id").values_list("channel", "granted"):
+        latest.setdefault(channel, granted)
+    return any(latest.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# The identity graph as one batch sees it
+
+
+@dataclass
+class _NewProfile:
+    first_seen: datetime.datetime
+    last_seen: datetime.datetime
+    keys: list[Key] = field(default_factory=list)
+    source_id: int | None = None
+
+
+class _Graph:
+    """Identifier → profile lookups cached for one batch, with new profiles created in bulk."""
+
+    def __init__(self) -> None:
+        self.owner: dict[Key, int | None] = {}
+        self.parent: dict[int, int | None] = {}
+        self.new: dict[Key, _NewProfile] = {}
+        self.touched: dict[int, list[datetime.datetime]] = {}
+
+    def reset(self) -> None:
+        """Forget lookups that may have been rolled back; later ones go to the database. (New
+        profiles are always flushed before the rules run, and touches only widen a time span.)"""
+        self.owner.clear()
+        self.parent.clear()
+
+    def prefetch(self, keys: Iterable[Key]) -> None:
+        by_type: dict[str, set[str]] = {}
+        for kind, value in keys:
+            if (kind, value) not in self.owner:
+                by_type.setdefault(kind, set()).add(value)
+        profile_ids: set[int] = set()
+        for kind, values in by_type.items():
+            ordered = sorted(values)
+            for value in ordered:
+                self.owner[(kind, value)] = None
+            for start in range(0, len(ordered), LOOKUP_CHUNK):
+                chunk = ordered[start : start + LOOKUP_CHUNK]
+                for value, profile_id in Identifier.objects.filter(type=kind, value__in=chunk).values_list(
+                    "value", "profile_id"
+                ):
+                    self.owner[(kind, value)] = profile_id
+                    profile_ids.add(profile_id)
+        self._load_parents(profile_ids)
+
+    def _load_parents(self, profile_ids: Iterable[int]) -> None:
+        pending = [pk for pk in profile_ids if pk not in self.parent]
+        while pending:
+            found: list[int] = []
+            for start in range(0, len(pending), LOOKUP_CHUNK):
+                rows = Profile.objects.filter(pk__in=pending[start : start + LOOKUP_CHUNK]).values_list(
+                    "pk", "merged_into_id"
+                )
+                for pk, merged_into in rows:
+                    self.parent[pk] = merged_into
+                    if merged_into is not None and merged_into not in self.parent:
+                        found.append(merged_into)
+            pending = found
+
+    def root(self, profile_id: int) -> int:
+        seen = 0
+        while True:
+            if profile_id not in self.parent:
+                self._load_parents([profile_id])
+            parent = self.parent.get(profile_id)
+            if parent is None or seen > 100:
+                return profile_id
+            profile_id, seen = parent, seen + 1
+
+    def profile_of(self, key: Key) -> int | None:
+        """The root profile owning an identifier, if it is known (flushed or in the database)."""
+        if key not in self.owner:
+            self.prefetch([key])
+        owner = self.owner[key]
+        return None if owner is None else self.root(owner)
+
+    def touch(self, profile_id: int, at: datetime.datetime) -> None:
+        span = self.touched.get(profile_id)
+        if span is None:
+            self.touched[profile_id] = [at, at]
+        else:
+            span[0], span[1] = min(span[0], at), max(span[1], at)
+
+    def add_new(self, key: Key, at: datetime.datetime, source_id: int) -> None:
+        pending = self.new.get(key)
+        if pending is None:
+            self.new[key] = _NewProfile(at, at, [key], source_id)
+        else:
+            pending.first_seen, pending.last_seen = min(pending.first_seen, at), max(pending.last_seen, at)
+
+    def flush_new(self) -> None:
+        """Write the profiles the bulk path created and their identifiers: multi-row INSERTs of
+        placeholders (ids back through RETURNING, in row order as `bulk_create` relies on too),
+        without building a model instance per row."""
+        if not self.new:
+            return
+        pending = list(self.new.values())
+        ops = connection.ops
+        now = ops.adapt_datetimefield_value(timezone.now())
+        json_mark = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+        profile_table, identifier_table = Profile._meta.db_table, Identifier._meta.db_table
+        with connection.cursor() as cursor:
+            for start in range(0, len(pending), 500):
+                chunk = pending[start : start + 500]
+                row = f"({json_mark}, {json_mark}, %s, %s, %s)"
+                cursor.execute(
+                    f"INSERT INTO {profile_table} (traits, applied_person_values, first_seen, last_seen, created_at) "  # noqa: S608  -- model table name; values are parameters
+                    f"VALUES {', '.join([row] * len(chunk))} RETURNING id",
+                    [
+                        value
+                        for p in chunk
+                        for value in (
+                            "{}",
+                            "{}",
+                            ops.adapt_datetimefield_value(p.first_seen),
+                            ops.adapt_datetimefield_value(p.last_seen),
+                            now,
+                        )
+                    ],
+                )
+                ids = [int(r[0]) for r in cursor.fetchall()]
+                if len(ids) != len(chunk):
+                    raise RuntimeError("the database did not return the new profiles' keys")
+                params: list[Any] = []
+                rows = 0
+                for new, profile_id in zip(chunk, ids, strict=True):
+                    self.parent[profile_id] = None
+                    for key in new.keys:
+                        self.owner[key] = profile_id
+                        params.extend((key[0], key[1], profile_id, new.source_id, now))
+                        rows += 1
+                cursor.execute(
+                    f"INSERT INTO {identifier_table} (type, value, profile_id, source_id, created_at) "  # noqa: S608  -- as above
+                    f"VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * rows)}",
+                    params,
+                )
+        self.new.clear()
+
+    def flush_touched(self) -> None:
+        """Widen first/last seen of the profiles this batch saw: one UPDATE … FROM (VALUES …) per
+        500 profiles, each only ever widening the span, so no read is needed first."""
+        if not self.touched:
+            return
+        ops = connection.ops
+        items = list(self.touched.items())
+        postgres = connection.vendor == "postgresql"
+        table = Profile._meta.db_table
+        with connection.cursor() as cursor:
+            for start in range(0, len(items), 500):
+                chunk = items[start : start + 500]
+                row = "(%s::bigint, %s::timestamptz, %s::timestamptz)" if postgres else "(%s, %s, %s)"
+                values = ", ".join([row] * len(chunk))
+                if postgres:
+                    sql = (
+                        f"UPDATE {table} AS p SET first_seen = LEAST(p.first_seen, v.column2), "  # noqa: S608  -- model table name; values are parameters
+                        "last_seen = GREATEST(p.last_seen, v.column3) "
+                        f"FROM (VALUES {values}) AS v WHERE p.id = v.column1"
+                    )
+                else:
+                    sql = (
+                        f"UPDATE {table} SET first_seen = min(first_seen, v.column2), "  # noqa: S608  -- as above
+                        "last_seen = max(last_seen, v.column3) "
+                        f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1"
+                    )
+                params: list[Any] = []
+                for profile_id, (first, last) in chunk:
+                    params.extend(
+                        (profile_id, ops.adapt_datetimefield_value(first), ops.adapt_datetimefield_value(last))
+                    )
+                cursor.execute(sql, params)
+        self.touched.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# The identity rules, applied one event at a time
+
+
+@dataclass
+class _PendingPerson:
+    profile_ids: set[int] = field(default_factory=set)
+    values: dict[str, Any] = field(default_factory=dict)
+    emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+
+
+class _Resolver:
+    def __init__(self, graph: _Graph, sources: dict[int, Source]) -> None:
+        self.graph = graph
+        self.sources = sources
+        self.actor = _tracking_actor()
+        self.pending_people: list[_PendingPerson] = []
+        self.pending_by_profile: dict[int, int] = {}
+        self.pending_by_email: dict[str, int] = {}
+
+    # -- small helpers ------------------------------------------------------------------------
+
+    def _identifier_count(self, profile_id: int, kind: str) -> int:
+        return Identifier.objects.filter(profile_id=profile_id, type=kind).count()
+
+    def _user_ids(self, profile_id: int) -> set[str]:
+        return set(
+            Identifier.objects.filter(profile_id=profile_id, type=IdentifierType.USER_ID.value).values_list(
+                "value", flat=True
+            )
+        )
+
+    def _create_profile(self, keys: list[Key], at: datetime.datetime, source: Source) -> Profile:
+        profile = Profile.objects.create(first_seen=at, last_seen=at)
+        self.graph.parent[profile.pk] = None
+        for key in keys:
+            self._attach(profile.pk, key, source, check_limit=False)
+        return profile
+
+    def _attach(self, profile_id: int, key: Key, source: Source, *, check_limit: bool = True) -> bool:
+        """Give an unowned identifier to a profile, within the source's limit for its type."""
+        if check_limit and self._identifier_count(profile_id, key[0]) >= source.limit_for(key[0]):
+            return False
+        Identifier.objects.create(type=key[0], value=key[1], profile_id=profile_id, source=source)
+        self.graph.owner[key] = profile_id
+        return True
+
+    def _touch(self, profile_id: int, at: datetime.datetime) -> None:
+        self.graph.touch(profile_id, at)
+
+    # -- joining ----------------------------------------------------------------------------
+
+    def join(
+        self,
+        from_id: int,
+        into_id: int,
+        reason: str,
+        source: Source,
+        *,
+        allow_two_user_ids: bool = False,
+    ) -> bool:
+        """Merge one profile into another under the rules; False when a rule stops it."""
+        if from_id == into_id:
+            return True
+        merged_from = Profile.objects.select_for_update().get(pk=from_id)
+        into = Profile.objects.select_for_update().get(pk=into_id)
+        if merged_from.person_id and into.person_id and merged_from.person_id != into.person_id:
+            return False  # two contacts: merging people is the duplicates tool's decision, not ours
+        if not allow_two_user_ids and self._user_ids(from_id) and self._user_ids(into_id):
+            return False
+        for kind in IdentifierType.values:
+            if kind == IdentifierType.USER_ID.value and allow_two_user_ids:
+                continue
+            moving = self._identifier_count(from_id, kind)
+            if moving and self._identifier_count(into_id, kind) + moving > source.limit_for(kind):
+                return False
+        needs_consent = source.require_consent_for_joining and merged_from.person_id is None
+        if needs_consent and not _has_profiling_consent(into.person_id):
+            exists = ProfileMerge.objects.filter(
+                merged_from=merged_from, merged_into=into, status=MergeStatus.PENDING_CONSENT
+            ).exists()
+            if not exists:
+                ProfileMerge.objects.create(
+                    merged_from=merged_from,
+                    merged_into=into,
+                    reason=reason,
+                    source=source,
+                    status=MergeStatus.PENDING_CONSENT,
+                )
+            return False
+        perform_merge(merged_from, into, ProfileMerge(reason=reason, source=source))
+        self.graph.parent[from_id] = into_id
+        return True
+
+    # -- per message type ----------------------------------------------------------------------
+
+    def link_user(self, user_key: Key, anonymous_key: Key | None, at: datetime.datetime, source: Source) -> int:
+        """The profile of a known user id, joining the anonymous id's history to it."""
+        profile_id = self.graph.profile_of(user_key)
+        anonymous_profile = self.graph.profile_of(anonymous_key) if anonymous_key else None
+        if profile_id is None:
+            if (
+                anonymous_profile is not None
+                and not source.require_consent_for_joining
+                and not self._user_ids(anonymous_profile)
+            ):
+                # The anonymous visitor becomes the known user: history and profile stay one.
+                self._attach(anonymous_profile, user_key, source, check_limit=False)
+                self._touch(anonymous_profile, at)
+                return anonymous_profile
+            profile_id = self._create_profile([user_key], at, source).pk
+        if anonymous_key is not None:
+            if anonymous_profile is None:
+                if source.require_consent_for_joining and not _has_profiling_consent(self._person_of(profile_id)):
+                    separate = self._create_profile([anonymous_key], at, source)
+                    self.join(separate.pk, profile_id, MergeReason.IDENTIFY, source)
+                else:
+                    self._attach(profile_id, anonymous_key, source)
+            elif anonymous_profile != profile_id:
+                self.join(anonymous_profile, profile_id, MergeReason.IDENTIFY, source)
+        self._touch(profile_id, at)
+        return profile_id
+
+    def _person_of(self, profile_id: int) -> int | None:
+        return Profile.objects.filter(pk=profile_id).values_list("person_id", flat=True).first()
+
+    def handle(self, event: LandedEvent) -> None:
+        source = self.sources[event.source_id]
+        at = event.timestamp
+        user_id = _clean_identifier(IdentifierType.USER_ID.value, event.user_id)
+        anonymous_id = _clean_identifier(IdentifierType.ANONYMOUS_ID.value, event.anonymous_id)
+        user_key = (IdentifierType.USER_ID.value, user_id) if user_id else None
+        anonymous_key = (IdentifierType.ANONYMOUS_ID.value, anonymous_id) if anonymous_id else None
+        if event.type == "alias":
+            self.alias(event, source)
+            return
+        traits = event.payload.get("traits") if event.type == "identify" else None
+        if not isinstance(traits, dict):
+            traits = {}
+        if user_key:
+            profile_id: int | None = self.link_user(user_key, anonymous_key, at, source)
+        elif anonymous_key:
+            profile_id = self.graph.profile_of(anonymous_key)
+            if profile_id is None:
+                profile_id = self._create_profile([anonymous_key], at, source).pk
+            self._touch(profile_id, at)
+        else:
+            profile_id = None
+        if event.type != "identify":
+            return
+        if profile_id is None:
+            trait_keys = _trait_identifiers(traits)
+            if not trait_keys:
+                return
+            profile_id = self.graph.profile_of(trait_keys[0]) or self._create_profile(trait_keys[:1], at, source).pk
+        profile_id = self._link_traits(profile_id, traits, source)
+        profile_id = self.graph.root(profile_id)
+        self._apply_traits(profile_id, traits, source, known=bool(user_key))
+
+    def _link_traits(self, profile_id: int, traits: Mapping[str, Any], source: Source) -> int:
+        for key in _trait_identifiers(traits):
+            owner = self.graph.profile_of(key)
+            profile_id = self.graph.root(profile_id)
+            if owner is None:
+                self._attach(profile_id, key, source)
+            elif owner != profile_id:
+                # The profile without a known user id joins the one with it.
+                if self._user_ids(owner) and not self._user_ids(profile_id):
+                    if self.join(profile_id, owner, MergeReason.TRAIT_MATCH, source):
+                        profile_id = owner
+                else:
+                    self.join(owner, profile_id, MergeReason.TRAIT_MATCH, source)
+        return profile_id
+
+    def alias(self, event: LandedEvent, source: Source) -> None:
+        at = event.timestamp
+        user_id = _clean_identifier(IdentifierType.USER_ID.value, event.user_id)
+        previous_id = _clean_identifier(IdentifierType.USER_ID.value, event.payload.get("previousId"))
+        if not user_id or not previous_id or user_id == previous_id:
+            return
+        user_key: Key = (IdentifierType.USER_ID.value, user_id)
+        previous_profile = self.graph.profile_of((IdentifierType.USER_ID.value, previous_id))
+        previous_key: Key = (IdentifierType.USER_ID.value, previous_id)
+        if previous_profile is None:
+            previous_key = (IdentifierType.ANONYMOUS_ID.value, previous_id)
+            previous_profile = self.graph.profile_of(previous_key)
+        user_profile = self.graph.profile_of(user_key)
+        if user_profile is None:
+            user_profile = self._create_profile([user_key], at, source).pk
+        if previous_profile is None:
+            previous_profile = self._create_profile([previous_key], at, source).pk
+        self.join(previous_profile, user_profile, MergeReason.ALIAS, source, allow_two_user_ids=True)
+        self._touch(self.graph.root(user_profile), at)
+
+    # -- contacts ------------------------------------------------------------------------------
+
+    def _apply_traits(self, profile_id: int, traits: Mapping[str, Any], source: Source, *, known: bool) -> None:
+        profile = Profile.objects.select_for_update().get(pk=profile_id)
+        if traits:
+            merged = {**profile.traits, **traits}
+            if len(merged) <= MAX_PROFILE_TRAITS:
+                profile.traits = merged
+        email = _clean_identifier(IdentifierType.EMAIL.value, traits.get("email"))
+        phone = _clean_identifier(IdentifierType.PHONE.value, traits.get("phone"))
+        if profile.person_id is None and (known or email):
+            existing = self._person_by_email(email)
+            if existing is None:
+                # New contacts are written together at the end of the batch (`flush_people`).
+                self._queue_person(profile_id, traits, email, phone)
+                profile.save(update_fields=["traits"])
+                return
+            profile.person_id = existing
+            profile.applied_person_values = self._person_values(traits)
+            profile.save(update_fields=["traits", "person", "applied_person_values"])
+            return
+        if profile.person_id is not None:
+            self._update_person(profile, traits, email, phone, source)
+        profile.save(update_fields=["traits", "applied_person_values"])
+
+    @staticmethod
+    def _person_values(traits: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for trait, field_name in PERSON_TRAITS.items():
+            raw = traits.get(trait)
+            if not isinstance(raw, str) or not raw.strip():
+                continue
+            if field_name == "birthday":
+                try:
+                    parsed = parse_date(raw.strip()[:10])
+                except ValueError:
+                    parsed = None
+                if parsed is None:
+                    continue
+                values[field_name] = parsed.isoformat()
+            else:
+                values[field_name] = raw.strip()[:100]
+        if "given_name" not in values and "family_name" not in values:
+            name = traits.get("name")
+            if isinstance(name, str) and name.strip():
+                values["family_name"] = name.strip()[:100]
+        return values
+
+    @staticmethod
+    def _person_by_email(email: str | None) -> int | None:
+        if not email:
+            return None
+        existing = EmailAddress.objects.filter(address=email).values_list("person_id", flat=True).first()
+        return int(existing) if existing is not None else None
+
+    def _queue_person(self, profile_id: int, traits: Mapping[str, Any], email: str | None, phone: str | None) -> None:
+        index = self.pending_by_profile.get(profile_id)
+        if index is None and email:
+            index = self.pending_by_email.get(email)
+        if index is None:
+            index = len(self.pending_people)
+            self.pending_people.append(_PendingPerson())
+        pending = self.pending_people[index]
+        pending.profile_ids.add(profile_id)
+        pending.values.update(self._person_values(traits))
+        if email and email not in pending.emails and len(email) <= 254:
+            pending.emails.append(email)
+            self.pending_by_email[email] = index
+        if phone and phone not in pending.phones:
+            pending.phones.append(phone)
+        self.pending_by_profile[profile_id] = index
+
+    def flush_people(self) -> int:
+        """Create the batch's new contacts in one bulk write (`customers.bulk`, what imports use:
+        the same rows, search keys and "created" history as `create_person`), then link them."""
+        if not self.pending_people:
+            return 0
+        people: list[NewPerson] = []
+        targets: list[tuple[list[int], dict[str, Any]]] = []
+        for pending in self.pending_people:
+            roots = {self.graph.root(pk) for pk in pending.profile_ids}
+            free = [pk for pk in sorted(roots) if Profile.objects.filter(pk=pk, person__isnull=True).exists()]
+            if not free:
+                continue  # joined a known contact meanwhile
+            values = pending.values
+            family, given = values.get("family_name", ""), values.get("given_name", "")
+            if not family and not given:
+                family = (pending.emails or pending.phones or [_("Visitor")])[0][:100]
+            birthday = datetime.date.fromisoformat(values["birthday"]) if values.get("birthday") else None
+            people.append(
+                NewPerson(
+                    family_name=family,
+                    given_name=given,
+                    full_name=full_name(family, given)[:201],
+                    birthday=birthday,
+                    source=PartySource.TRACKING,
+                    emails=[(e, "") for e in pending.emails],
+                    phones=[(p, "") for p in pending.phones],
+                )
+            )
+            targets.append((free, values))
+        ids = customer_bulk.create_people(self.actor, people, note="tracking")
+        for person_id, (profile_ids, values) in zip(ids, targets, strict=True):
+            Profile.objects.filter(pk__in=profile_ids).update(person_id=person_id, applied_person_values=values)
+        self.pending_people.clear()
+        self.pending_by_profile.clear()
+        self.pending_by_email.clear()
+        return len(ids)
+
+    def _update_person(
+        self, profile: Profile, traits: Mapping[str, Any], email: str | None, phone: str | None, source: Source
+    ) -> None:
+        person = Person.objects.filter(pk=profile.person_id or 0).first()
+        if person is None:
+            return
+        tracked = self._person_values(traits)
+        applied = dict(profile.applied_person_values)
+        updates: dict[str, Any] = {}
+        for field_name, value in tracked.items():
+            current = getattr(person, field_name)
+            current_text = current.isoformat() if isinstance(current, datetime.date) else (current or "")
+            if current_text == value:
+                applied[field_name] = value
+                continue
+            edited_by_staff = current_text != "" and current_text != applied.get(field_name, "")
+            if edited_by_staff and not source.traits_overwrite_manual_edits:
+                continue
+            updates[field_name] = datetime.date.fromisoformat(value) if field_name == "birthday" else value
+            applied[field_name] = value
+        emails = phones = None
+        known_emails = list(person.emails.values("address", "kind", "is_primary"))
+        if email and email not in {e["address"] for e in known_emails}:
+            emails = [*known_emails, {"address": email, "kind": "", "is_primary": not known_emails}]
+        known_phones = list(person.phones.values("number", "kind", "is_primary"))
+        if phone and phone not in {p["number"] for p in known_phones}:
+            phones = [*known_phones, {"number": phone, "kind": "", "is_primary": not known_phones}]
+        if not updates and emails is None and phones is None:
+            profile.applied_person_values = applied
+            return
+        try:
+            with transaction.atomic():
+                customer_services.update_person(self.actor, person, updates, emails=emails, phones=phones)
+        except (ValidationError, PermissionDenied):
+            logger.info("tracked traits not applied to person %s", person.pk)
+            return
+        profile.applied_person_values = applied
+
+
+# ---------------------------------------------------------------------------------------------
+# Merges
+
+
+def perform_merge(merged_from: Profile, into: Profile, merge: ProfileMerge) -> ProfileMerge:
+    """Move identifiers and history span into `into`; the caller holds both rows locked."""
+    moved = list(Identifier.objects.filter(profile=merged_from).values_list("pk", flat=True))
+    Identifier.objects.filter(pk__in=moved).update(profile=into)
+    merge.merged_from = merged_from
+    merge.merged_into = into
+    merge.moved_identifier_ids = moved
+    merge.status = MergeStatus.DONE
+    merge.merged_at = timezone.now()
+    merge.took_person = into.person_id is None and merged_from.person_id is not None
+    into.first_seen = min(into.first_seen, merged_from.first_seen)
+    into.last_seen = max(into.last_seen, merged_from.last_seen)
+    into.traits = {**merged_from.traits, **into.traits}
+    if merge.took_person:
+        into.person_id = merged_from.person_id
+    into.save(update_fields=["first_seen", "last_seen", "traits", "person"])
+    merged_from.merged_into = into
+    merged_from.save(update_fields=["merged_into"])
+    merge.save()
+    return merge
+
+
+@transaction.atomic
+def undo_profile_merge(actor: User, merge: ProfileMerge) -> ProfileMerge:
+    """Give the merged profile its identifiers (and contact) back; events follow the identifiers."""
+    if not access.can_manage_settings(actor):
+        raise PermissionDenied(_("Only an admin may undo a profile merge."))
+    merge = ProfileMerge.objects.select_for_update().get(pk=merge.pk)
+    if merge.status != MergeStatus.DONE:
+        raise ValidationError({"status": [_("Only a completed merge can be undone.")]})
+    merged_from = Profile.objects.select_for_update().get(pk=merge.merged_from_id)
+    into = Profile.objects.select_for_update().get(pk=merge.merged_into_id)
+    Identifier.objects.filter(pk__in=merge.moved_identifier_ids).update(profile=merged_from)
+    merged_from.merged_into = None
+    merged_from.save(update_fields=["merged_into"])
+    if merge.took_person and into.person_id == merged_from.person_id:
+        into.person = None
+        into.save(update_fields=["person"])
+    merge.status = MergeStatus.UNDONE
+    merge.undone_at = timezone.now()
+    merge.undone_by = actor if actor.pk else None
+    merge.save(update_fields=["status", "undone_at", "undone_by"])
+    record_change(merge, actor=actor, action=ChangeAction.UPDATE, changes={"status": [MergeStatus.DONE, "undone"]})
+    return merge
+
+
+def process_pending_joins(limit: int = 1000) -> int:
+    """Complete joins that were waiting for profiling consent and now have it."""
+    done = 0
+    pending_ids = list(
+        ProfileMerge.objects.filter(status=MergeStatus.PENDING_CONSENT)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for merge_id in pending_ids:
+        with transaction.atomic():
+            merge = (
+                ProfileMerge.objects.select_for_update().filter(pk=merge_id, status=MergeStatus.PENDING_CONSENT).first()
+            )
+            if merge is None:
+                continue
+            graph = _Graph()
+            from_root, into_root = graph.root(merge.merged_from_id), graph.root(merge.merged_into_id)
+            if from_root == into_root:
+                merge.status = MergeStatus.DONE
+                merge.merged_at = timezone.now()
+                merge.save(update_fields=["status", "merged_at"])
+                continue
+            into = Profile.objects.select_for_update().get(pk=into_root)
+            if not _has_profiling_consent(into.person_id):
+                continue
+            merged_from = Profile.objects.select_for_update().get(pk=from_root)
+            if merged_from.person_id and merged_from.person_id != into.person_id:
+                continue
+            perform_merge(merged_from, into, merge)
+            done += 1
+    return done
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch loop
+
+
+def _needs_rules(event_type: str, keys: list[Key], graph: _Graph) -> bool:
+    """Whether an event can take the bulk path: one known profile, or one new identifier."""
+    if event_type in ("identify", "alias"):
+        return True
+    owners = {graph.profile_of(key) if key not in graph.new else -1 for key in keys}
+    if len(keys) == 1:
+        return False
+    return None in owners or -1 in owners or len(owners) > 1
+
+
+def _process_batch(batch_size: int) -> int:
+    with transaction.atomic():
+        checkpoint = ProcessingCheckpoint.objects.select_for_update().get(name="default")
+        events = list(
+            LandedEvent.objects.filter(processed_at__isnull=True)
+            .order_by("id")
+            .only("id", "source_id", "type", "user_id", "anonymous_id", "timestamp")[:batch_size]
+        )
+        if not events:
+            return 0
+        rule_ids = [e.pk for e in events if e.type in ("identify", "alias")]
+        payloads: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(rule_ids), LOOKUP_CHUNK):
+            payloads.update(
+                LandedEvent.objects.filter(pk__in=rule_ids[start : start + LOOKUP_CHUNK]).values_list("pk", "payload")
+            )
+        sources = Source.objects.in_bulk({e.source_id for e in events})
+        graph = _Graph()
+        per_event: list[list[Key]] = []
+        for e in events:
+            keys: list[Key] = []
+            user_id = _clean_identifier(IdentifierType.USER_ID.value, e.user_id)
+            if user_id:
+                keys.append((IdentifierType.USER_ID.value, user_id))
+            anonymous_id = _clean_identifier(IdentifierType.ANONYMOUS_ID.value, e.anonymous_id)
+            if anonymous_id:
+                keys.append((IdentifierType.ANONYMOUS_ID.value, anonymous_id))
+            per_event.append(keys)
+        graph.prefetch(key for keys in per_event for key in keys)
+        resolver = _Resolver(graph, sources)
+        for e, keys in zip(events, per_event, strict=True):
+            if not _needs_rules(e.type, keys, graph):
+                if not keys:
+                    continue
+                key = keys[0]
+                if key in graph.new:
+                    graph.add_new(key, e.timestamp, e.source_id)
+                    continue
+                owner = graph.profile_of(key)
+                if owner is None:
+                    graph.add_new(key, e.timestamp, e.source_id)
+                else:
+                    graph.touch(owner, e.timestamp)
+                continue
+            # The rules read identifiers from the database, so profiles still pending for this
+            # event's ids (or for an alias, any id) are written first; otherwise they wait.
+            if e.type == "alias" or any(key in graph.new for key in keys):
+                graph.flush_new()
+            e.payload = payloads.get(e.pk, {})
+            try:
+                with transaction.atomic():
+                    resolver.handle(e)
+            except Exception:
+                # One unexpected message must not block the queue behind it forever: it is
+                # marked processed, logged with its id, and the cached graph is reloaded.
+                logger.exception("tracking: could not process landed event %s", e.pk)
+                graph.reset()
+        graph.flush_new()
+        graph.flush_touched()
+        resolver.flush_people()
+        now = timezone.now()
+        checkpoint.last_batch += 1
+        ids = [e.pk for e in events]
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            LandedEvent.objects.filter(pk__in=ids[start : start + LOOKUP_CHUNK]).update(
+                processed_at=now, processing_batch=checkpoint.last_batch
+            )
+        checkpoint.last_event_id = max(ids)
+        checkpoint.events_processed += len(ids)
+        checkpoint.last_run_at = now
+        checkpoint.save()
+        return len(ids)
+
+
+def process_landed_events(batch_size: int = DEFAULT_BATCH_SIZE, max_batches: int | None = None) -> dict[str, int]:
+    """Process the backlog batch by batch (each its own transaction) until it is empty."""
+    ProcessingCheckpoint.objects.get_or_create(name="default")
+    joined = process_pending_joins()
+    processed = batches = 0
+    while max_batches is None or batches < max_batches:
+        count = _process_batch(batch_size)
+        processed += count
+        if count:
+            batches += 1
+        if count < batch_size:
+            break
+    if processed:
+        joined += process_pending_joins()
+    return {"processed": processed, "batches": batches, "joined": joined}
+
+
+def pending_filter() -> Q:
+    return Q(processed_at__isnull=True)

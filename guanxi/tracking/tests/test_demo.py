@@ -1,0 +1,26 @@
+"""The tracking demo builds on the customers demo, is deterministic and safe to run twice."""
+
+from django.core.management import call_command
+
+from guanxi.tracking.demo import DEMO_SOURCE, load_demo
+from guanxi.tracking.models import Identifier, LandedEvent, Profile, Source
+
+
+def test_demo_without_staff_does_nothing(db: None) -> None:
+    assert load_demo() == {"sources": 0, "events": 0, "processed": 0}
+
+
+def test_demo_loads_processes_and_is_idempotent(db: None) -> None:
+    call_command("demo_data", size="small", accounts=20, people=100, password="x", verbosity=0)
+    result = load_demo("small", seed=3)
+    source = Source.objects.get(name=DEMO_SOURCE)
+    identified = Identifier.objects.filter(type="user_id").count()
+    assert result["sources"] == 1
+    assert result["events"] == 1500 + LandedEvent.objects.filter(type="identify").count()
+    assert LandedEvent.objects.filter(type="identify").count() == 30
+    assert result["processed"] == result["events"]
+    assert LandedEvent.objects.filter(processed_at__isnull=True).count() == 0
+    assert Profile.objects.filter(person__isnull=False).exists()
+    assert identified > 0
+    assert load_demo("small", seed=3) == {"sources": 0, "events": 0, "processed": 0}
+    assert LandedEvent.objects.filter(source=source).count() == result["events"]
