@@ -13,4 +13,9 @@ Modules:
 - `rules`: frequent itemsets, association rules and per-basket suggestions.
 - `cohorts`: retention and revenue by first-purchase month.
 - `synthetic`: draws from the models with known parameters (tests, benchmarks, demo data).
+- `summaries`: per-customer summaries, RFM scores and cohort cells as Ibis expressions run
+  inside the database (SQLite, PostgreSQL, DuckDB, Spark).
 """
+
+__version__ = "1.1.0"
+"""Stored with every analytics run; bump it when a change alters any result."""

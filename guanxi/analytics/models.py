@@ -1,0 +1,157 @@
+"""Analytics runs, the lifecycle rules they apply, and the results kept per run.
+
+Scores themselves live on the customer records (`customers.scores` writes them), so
+operational apps never read these tables; the tables here explain and reproduce the scores:
+each run's parameters, engine version, seed and quality figures, the rules it found and the
+cross-sell suggestions served by the next-offers API.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from guanxi.commerce.models import Product
+from guanxi.customers.models import Account, LifecycleStage, Person
+
+
+class RunKind(models.TextChoices):
+    SCORING = "scoring", _("Scoring")
+    RULES = "rules", _("Association rules")
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", pgettext_lazy("analytics run status", "Running")
+    SUCCEEDED = "succeeded", pgettext_lazy("analytics run status", "Succeeded")
+    FAILED = "failed", pgettext_lazy("analytics run status", "Failed")
+
+
+class AnalyticsRun(models.Model):
+    """One run of a step: what it was asked, what engine did it, how well it fitted."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=RunKind.choices)
+    status = models.CharField(_("status"), max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    parameters: models.JSONField[dict[str, Any]] = models.JSONField(_("parameters"), default=dict, blank=True)
+    engine_version = models.CharField(_("engine version"), max_length=32)
+    seed = models.BigIntegerField(_("seed"), default=0)
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    total = models.PositiveIntegerField(_("total"), default=0)
+    quality: models.JSONField[dict[str, Any]] = models.JSONField(_("quality figures"), default=dict, blank=True)
+    results: models.JSONField[dict[str, Any]] = models.JSONField(_("results"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("analytics run")
+        verbose_name_plural = _("analytics runs")
+        indexes = [models.Index(fields=["kind", "status", "-id"], name="analytics_run_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} ({self.status})"
+
+
+class LifecycleRule(models.Model):
+    """'Customers matching these conditions are in this stage'; the first matching rule wins.
+
+    Every condition left empty matches anyone. Rules apply to customers who have bought;
+    customers without a purchase keep the stage their owner gave them.
+    """
+
+    position = models.PositiveIntegerField(_("position"), default=0)
+    stage = models.CharField(_("lifecycle stage"), max_length=16, choices=LifecycleStage.choices)
+    description = models.CharField(_("description"), max_length=200, blank=True, default="")
+    min_orders = models.PositiveIntegerField(_("at least this many orders"), null=True, blank=True)
+    max_orders = models.PositiveIntegerField(_("at most this many orders"), null=True, blank=True)
+    min_days_since_last = models.PositiveIntegerField(
+        _("at least this many days since last order"), null=True, blank=True
+    )
+    max_days_since_last = models.PositiveIntegerField(
+        _("at most this many days since last order"), null=True, blank=True
+    )
+    min_p_alive = models.FloatField(_("probability still a customer at least"), null=True, blank=True)
+    max_p_alive = models.FloatField(_("probability still a customer at most"), null=True, blank=True)
+    rfm_segments: models.JSONField[list[str]] = models.JSONField(
+        _("RFM segments"), default=list, blank=True, help_text=_("Empty: any segment.")
+    )
+    from_stages: models.JSONField[list[str]] = models.JSONField(
+        _("only from stages"), default=list, blank=True, help_text=_("Empty: from any stage.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("lifecycle rule")
+        verbose_name_plural = _("lifecycle rules")
+
+    def __str__(self) -> str:
+        return f"{self.position}: {self.stage}"
+
+
+class AssociationRuleResult(models.Model):
+    """'Baskets with the antecedent products often also hold the consequent', found by one run."""
+
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="association_rules")
+    rank = models.PositiveIntegerField(_("rank"))
+    antecedent: models.JSONField[list[int]] = models.JSONField(_("antecedent products"))
+    antecedent_names: models.JSONField[list[str]] = models.JSONField(_("antecedent product names"), default=list)
+    consequent = models.ForeignKey(
+        Product, verbose_name=_("consequent product"), on_delete=models.CASCADE, related_name="+"
+    )
+    baskets = models.PositiveIntegerField(_("baskets"))
+    support = models.FloatField(_("support"))
+    confidence = models.FloatField(_("confidence"))
+    lift = models.FloatField(_("lift"))
+
+    class Meta:
+        ordering = ["run", "rank"]
+        verbose_name = _("association rule")
+        verbose_name_plural = _("association rules")
+        constraints = [models.UniqueConstraint(fields=["run", "rank"], name="analytics_rule_rank_once")]
+
+    def __str__(self) -> str:
+        return f"{self.antecedent} ⇒ {self.consequent_id}"
+
+
+class OfferSuggestion(models.Model):
+    """A precomputed next offer for one customer, so the API answers with one indexed read.
+
+    Replaced as a whole at the end of each rules run.
+    """
+
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="suggestions")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField(_("rank"))
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="+")
+    because: models.JSONField[list[int]] = models.JSONField(_("because of products"), default=list)
+    because_names: models.JSONField[list[str]] = models.JSONField(_("because of product names"), default=list)
+    confidence = models.FloatField(_("confidence"))
+    lift = models.FloatField(_("lift"))
+
+    class Meta:
+        ordering = ["rank"]
+        verbose_name = _("offer suggestion")
+        verbose_name_plural = _("offer suggestions")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(account__isnull=False) & Q(person__isnull=True))
+                | (Q(account__isnull=True) & Q(person__isnull=False)),
+                name="analytics_offer_one_party",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["person", "rank"], name="analytics_offer_person_idx"),
+            models.Index(fields=["account", "rank"], name="analytics_offer_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id or self.person_id}: {self.product_id}"
