@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export GUANXI_DATA_DIR ?= $(CURDIR)/var
 PYTEST_WORKERS ?= 2
 
-.PHONY: help run test lint test-sqlite test-postgres bench browser-deps demo-large clean
+.PHONY: help run test lint test-sqlite test-postgres bench browser-deps node-deps demo-large clean
 
 help:
 	@echo "make run    - run Guanxi on http://127.0.0.1:8000 (SQLite in $(GUANXI_DATA_DIR), demo data)"
@@ -40,11 +40,19 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=guanxi.settings.test $(PY) manage.py makemigrations --check --dry-run
 
-test-sqlite: $(VENV)/.installed-dev browser-deps
+# The official Segment Node SDK, which the tracking tests drive against a live server.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "installing Debian's nodejs and npm for the SDK tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+node-deps: node_modules/.package-lock.json
+
+test-sqlite: $(VENV)/.installed-dev browser-deps node-deps
 	@$(PY) manage.py compile_translations --verbosity 0
 	env -u DATABASE_URL $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
-test-postgres: $(VENV)/.installed-dev browser-deps
+test-postgres: $(VENV)/.installed-dev browser-deps node-deps
 	@$(PY) manage.py compile_translations --verbosity 0
 	url=$$(scripts/ensure-postgres) && DATABASE_URL=$$url $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
@@ -55,4 +63,4 @@ bench: $(VENV)/.installed-dev
 	url=$$(scripts/ensure-postgres) && BENCH_DATABASE_URL=$$url $(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache node_modules

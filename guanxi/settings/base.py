@@ -157,6 +157,16 @@ SPECTACULAR_SETTINGS = {
     # enum once so the schema has stable component names and generates without warnings.
     "ENUM_NAME_OVERRIDES": {
         "AccountKindEnum": "guanxi.customers.models.AccountKind",
+        "OrderStatusEnum": "guanxi.commerce.models.OrderStatus",
+        "OrderChannelEnum": "guanxi.commerce.models.OrderChannel",
+        "StageKindEnum": "guanxi.sales.models.StageKind",
+        "QuoteStatusEnum": "guanxi.sales.models.QuoteStatus",
+        "ContactRoleEnum": "guanxi.sales.models.ContactRole",
+        "OpportunityLostReasonEnum": "guanxi.sales.models.LostReason",
+        "CustomerLostReasonEnum": "guanxi.customers.models.LostReason",
+        "ActivityKindEnum": "guanxi.activities.models.ActivityKind",
+        "TaskStatusEnum": "guanxi.activities.models.TaskStatus",
+        "InitiatorEnum": "guanxi.activities.models.Initiator",
         "AddressKindEnum": "guanxi.customers.models.Address.Kind",
         "EmailKindEnum": "guanxi.customers.models.EmailAddress.Kind",
         "PhoneKindEnum": "guanxi.customers.models.PhoneNumber.Kind",

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
 from guanxi.core.worker import start_worker_thread
+from guanxi.web.demo import load_app_demos
 
 DEMO_PASSWORD = "guanxi-demo"  # noqa: S105  -- the published demo login, printed at start-up
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
         if first_start and not options["no_demo"]:
             self.stdout.write("First start: loading demo data (size small)…")
             call_command("demo_data", size="small", password=DEMO_PASSWORD, verbosity=0)
+            load_app_demos("small", report=lambda app: self.stdout.write(f"  {app} ✓"))
         connection.close()
         start_worker_thread()
         url = f"http://{options['host']}:{options['port']}"
