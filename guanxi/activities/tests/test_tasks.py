@@ -70,6 +70,16 @@ def test_task_reminders_job_is_idempotent(rep: User) -> None:
     assert tasks.send_task_reminders.enqueue().return_value == 0
 
 
+def test_task_reminders_command_for_cron(rep: User) -> None:
+    now = timezone.now()
+    TaskFactory.create(actor=rep, due_at=now + timedelta(hours=1), remind_at=now - timedelta(minutes=1))
+    TaskFactory.create(actor=rep, due_at=now + timedelta(hours=2), remind_at=now + timedelta(hours=1))
+    out = StringIO()
+    call_command("send_task_reminders", stdout=out)
+    assert out.getvalue().strip() == "sent 1 reminders"
+    assert Reminder.objects.filter(user=rep).count() == 1
+
+
 def test_person_panel_reads_in_a_fixed_number_of_queries(
     rep: User, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
