@@ -23,7 +23,8 @@ from itertools import batched
 from django.db import transaction
 
 from guanxi.core.history import bulk_record_changes
-from guanxi.customers.models import Account, LifecycleChange, LifecycleStage, Person
+from guanxi.customers.models import Account, LifecycleStage, Person
+from guanxi.customers.services import record_stage_moves
 from guanxi.staff.models import User
 
 BATCH_SIZE = 2000
@@ -83,7 +84,6 @@ def apply_stages[PartyT: (Account, Person)](
         if stage not in LifecycleStage.values:
             raise ValueError(f"unknown lifecycle stage: {stage}")
     moves: dict[tuple[str, str], int] = {}
-    is_account = model is Account
     for batch in batched(sorted(stages), batch_size):
         with transaction.atomic():
             current = list(
@@ -101,19 +101,7 @@ def apply_stages[PartyT: (Account, Person)](
                     model.objects.filter(pk__in=ids).update(lifecycle_stage=new)
                 else:
                     model.objects.filter(pk__in=ids).update(lifecycle_stage=new, lost_reason="")
-            LifecycleChange.objects.bulk_create(
-                [
-                    LifecycleChange(
-                        account_id=pk if is_account else None,
-                        person_id=None if is_account else pk,
-                        from_stage=old,
-                        to_stage=new,
-                        changed_by=actor,
-                        reason=reason[:255],
-                    )
-                    for pk, old, _lost, new in changed
-                ]
-            )
+            record_stage_moves(model, [(pk, old, new) for pk, old, _lost, new in changed], actor=actor, reason=reason)
             entries = []
             for pk, old, lost, new in changed:
                 change = {"lifecycle_stage": [old, new]}

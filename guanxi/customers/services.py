@@ -214,6 +214,27 @@ def _record_stage(
     )
 
 
+def record_stage_moves(
+    model: type[Account] | type[Person], moves: Iterable[tuple[int, str, str]], *, actor: User | None, reason: str
+) -> None:
+    """One `LifecycleChange` per (record id, from stage, to stage), in one INSERT: the bulk stage
+    action and the analytics runs move many records at once."""
+    is_account = model is Account
+    LifecycleChange.objects.bulk_create(
+        [
+            LifecycleChange(
+                account_id=pk if is_account else None,
+                person_id=None if is_account else pk,
+                from_stage=old,
+                to_stage=new,
+                changed_by=actor,
+                reason=reason[:255],
+            )
+            for pk, old, new in moves
+        ]
+    )
+
+
 def _check_stage(stage: str) -> None:
     if stage not in LifecycleStage.values:
         raise ValidationError({"lifecycle_stage": [_("Unknown lifecycle stage: %(stage)s") % {"stage": stage}]})
@@ -735,20 +756,7 @@ def bulk_set_stage[PartyT: (Account, Person)](
         .only("pk", "lifecycle_stage")
     )
     model.objects.filter(pk__in=[r.pk for r in rows]).update(lifecycle_stage=stage, lost_reason=lost_reason)
-    is_account = model is Account
-    LifecycleChange.objects.bulk_create(
-        [
-            LifecycleChange(
-                account_id=r.pk if is_account else None,
-                person_id=None if is_account else r.pk,
-                from_stage=r.lifecycle_stage,
-                to_stage=stage,
-                changed_by=actor,
-                reason=reason[:255],
-            )
-            for r in rows
-        ]
-    )
+    record_stage_moves(model, [(r.pk, r.lifecycle_stage, stage) for r in rows], actor=actor, reason=reason)
     bulk_record_changes(
         model,
         [(r.pk, {"lifecycle_stage": [r.lifecycle_stage, stage]}) for r in rows],
