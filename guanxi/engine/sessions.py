@@ -17,7 +17,9 @@ from guanxi.engine._arrays import IntArray
 SESSION_GAP = timedelta(minutes=30)
 
 
-def session_numbers(timestamps: Sequence[datetime] | npt.NDArray[np.datetime64], gap: timedelta = SESSION_GAP) -> IntArray:
+def session_numbers(
+    timestamps: Sequence[datetime] | npt.NDArray[np.datetime64], gap: timedelta = SESSION_GAP
+) -> IntArray:
     """Number each event's session (0, 1, 2…) for one visitor's timestamps in ascending order."""
     times = np.asarray(timestamps, dtype="datetime64[us]")
     if times.ndim != 1:
