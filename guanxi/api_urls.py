@@ -13,6 +13,7 @@ from guanxi.commerce import api as commerce_api
 from guanxi.customers.api import configuration, links, lookup, parties
 from guanxi.dataio import api as dataio_api
 from guanxi.leads import api as leads_api
+from guanxi.profitability import api as profitability_api
 from guanxi.sales import api as sales_api
 from guanxi.staff.api import ObtainTokenView
 from guanxi.tracking import api as tracking_api
@@ -33,6 +34,7 @@ leads_api.register(router)
 activities_api.register(router)
 tracking_api.register(router)
 analytics_api.register(router)
+profitability_api.register(router)
 dataio_api.register(router)
 
 urlpatterns = [

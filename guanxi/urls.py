@@ -20,6 +20,7 @@ urlpatterns = [
     path("follow-up/", include("guanxi.activities.urls")),
     path("tracking/", include("guanxi.tracking.urls")),
     path("analytics/", include("guanxi.analytics.urls")),
+    path("profitability/", include("guanxi.profitability.urls")),
     path("", include("guanxi.customers.urls")),
     path("", include("guanxi.web.urls")),
 ]

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "guanxi.activities",
     "guanxi.tracking",
     "guanxi.analytics",
+    "guanxi.profitability",
     "guanxi.dataio",
     "guanxi.web",
 ]
