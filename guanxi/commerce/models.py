@@ -262,3 +262,50 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} on {self.paid_at:%Y-%m-%d}"
+
+
+class CustomerPriceList(models.Model):
+    """The price list a customer buys at (one row per customer; none: the currency's default list).
+
+    Kept here rather than as a field on the customer because `customers` may not know about
+    price lists; a manager moves a customer to another list (e.g. one served at a loss) through
+    `commerce.services.assign_price_list`, which records the move in the customer's history.
+    """
+
+    account = models.OneToOneField(
+        "customers.Account",
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="assigned_price_list",
+    )
+    person = models.OneToOneField(
+        "customers.Person",
+        verbose_name=_("person"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="assigned_price_list",
+    )
+    price_list = models.ForeignKey(
+        PriceList, verbose_name=_("price list"), on_delete=models.PROTECT, related_name="customers"
+    )
+    assigned_at = models.DateTimeField(_("assigned at"), auto_now=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("customer's price list")
+        verbose_name_plural = _("customers' price lists")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(account__isnull=False) & Q(person__isnull=True))
+                | (Q(account__isnull=True) & Q(person__isnull=False)),
+                name="commerce_customer_price_list_one_party",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id or self.person_id}: {self.price_list_id}"

@@ -98,6 +98,14 @@ class Channel(models.TextChoices):
     WECHAT = "wechat", _("WeChat")
 
 
+class ServiceLevel(models.TextChoices):
+    """How much service a customer gets; lowered for customers served at a loss (profitability)."""
+
+    PREMIUM = "premium", _("Premium")
+    STANDARD = "standard", _("Standard")
+    BASIC = "basic", _("Basic")
+
+
 class Party(models.Model):
     """Fields every customer record has, whether an organisation or a person."""
 
@@ -121,6 +129,9 @@ class Party(models.Model):
     last_won_at = models.DateTimeField(_("last deal won"), null=True, blank=True)
     reclaim_exempt = models.BooleanField(
         _("locked"), default=False, help_text=_("A locked customer is never reclaimed into the shared pool.")
+    )
+    service_level = models.CharField(
+        _("service level"), max_length=10, choices=ServiceLevel.choices, default=ServiceLevel.STANDARD
     )
     # Scores the analytics runs write back (through `customers.scores`), so operational apps read
     # them from the record itself and never query analytics tables.

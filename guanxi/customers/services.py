@@ -35,6 +35,7 @@ from guanxi.customers.models import (
     Role,
     RoleKind,
     SearchTerm,
+    ServiceLevel,
 )
 from guanxi.customers.normalise import (
     InvalidValueError,
@@ -1101,3 +1102,33 @@ def record_follow_up[PartyT: (Account, Person)](model: type[PartyT], ids: Iterab
 def record_won_deal[PartyT: (Account, Person)](model: type[PartyT], ids: Iterable[int], at: datetime) -> int:
     """A deal with these customers was won at `at`; the reclaim rules read it."""
     return _advance(model, ids, "last_won_at", at)
+
+
+# ---------------------------------------------------------------------------------------------
+# Service level
+
+
+@transaction.atomic
+def set_service_level[PartyT: (Account, Person)](actor: User, party: PartyT, level: str, *, reason: str = "") -> PartyT:
+    """Give a customer another service level and keep the change in its history.
+
+    The level decides how much service time a customer gets, so it is a manager's call: an admin,
+    or a sales manager for the customers they may change (their teams' and the pool's). A rep may
+    not raise their own customers to premium, nor lower them to dodge work.
+    """
+    if level not in ServiceLevel.values:
+        raise ValidationError({"service_level": [_("Choose one of the listed service levels.")]})
+    if not access.can_lock(actor):
+        raise PermissionDenied(_("Only a sales manager or an admin may change a customer's service level."))
+    model = type(party)
+    locked = model.objects.select_for_update(of=("self",)).get(pk=party.pk)
+    _require_edit(actor, locked)
+    old = locked.service_level
+    if old != level:
+        model.objects.filter(pk=locked.pk).update(service_level=level)
+        locked.service_level = level
+        record_change(
+            locked, actor=actor, action=ChangeAction.UPDATE, changes={"service_level": [old, level]}, note=reason
+        )
+    party.service_level = level
+    return locked

@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class ProfitabilityConfig(AppConfig):
     name = "guanxi.profitability"
     verbose_name = _("Profitability")
+
+    def ready(self) -> None:
+        """Show each customer's profitability, service level and price list on account and contact pages."""
+        from guanxi.profitability.panels import register  # queries and templates need the app registry ready
+
+        register()

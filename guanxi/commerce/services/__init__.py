@@ -25,10 +25,13 @@ from guanxi.commerce.services.orders import (
     record_payment,
     set_order_status,
 )
+from guanxi.commerce.services.price_lists import assign_price_list, assigned_price_list, price_list_for_buyer
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "BulkResult",
+    "assign_price_list",
+    "assigned_price_list",
     "bulk_create_orders",
     "can_edit_catalogue",
     "can_write_orders",
@@ -38,6 +41,7 @@ __all__ = [
     "create_product",
     "delete_price_list_item",
     "price_for",
+    "price_list_for_buyer",
     "record_payment",
     "set_order_status",
     "set_price",
