@@ -88,3 +88,71 @@ def heat_row(values: Sequence[float | None], *, top: float, value_format: str = 
         colour, dark = _shade(value / top if top else 0.0)
         row.append(Cell(i, 0, value_format.format(value), colour, dark))
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    x: float
+    y: float
+    r: float
+    label: str
+
+
+def reliability(
+    bins: Sequence[dict[str, float | int | None]], *, size: float = 240, pad: float = 30
+) -> dict[str, object]:
+    """A reliability diagram: one dot per populated bin at (mean predicted, observed share).
+
+    Dots on the diagonal mean the predicted probabilities come true as often as they say;
+    a dot's area grows with the customers in its bin.
+    """
+    inner = size - 2 * pad
+    populated = [b for b in bins if b.get("customers")]
+    top = max((int(b["customers"] or 0) for b in populated), default=1) or 1
+    points = []
+    for b in populated:
+        predicted, observed, n = float(b["mean_predicted"] or 0), float(b["observed"] or 0), int(b["customers"] or 0)
+        points.append(
+            Point(
+                x=round(pad + predicted * inner, 1),
+                y=round(size - pad - observed * inner, 1),
+                r=round(3 + 9 * (n / top) ** 0.5, 1),
+                label=f"{predicted:.2f} → {observed:.2f} ({n})",
+            )
+        )
+    steps = [t / 4 for t in range(5)]
+    ticks = [{"value": f"{v:.2f}", "at": round(pad + v * inner, 1)} for v in steps]
+    ticks_y = [{"value": f"{v:.2f}", "at": round(size - pad - v * inner, 1)} for v in steps]
+    return {
+        "size": size,
+        "inner": inner,
+        "low": pad,
+        "high": size - pad,
+        "points": points,
+        "ticks": ticks,
+        "ticks_y": ticks_y,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class HBar:
+    y: float
+    width: float
+    label: str
+    value: str
+    colour: str
+
+
+def hbars(items: Sequence[tuple[str, float]], *, width: float = 360, row: float = 22) -> list[HBar]:
+    """Horizontal bars for labelled values (negative values drawn as zero, shown as they are)."""
+    top = max((value for _, value in items), default=0.0) or 1.0
+    return [
+        HBar(
+            y=round(i * row, 1),
+            width=round(max(0.0, value) / top * width, 1),
+            label=label,
+            value=f"{value:.3f}",
+            colour="#2563eb" if value > 0 else "#9ca3af",
+        )
+        for i, (label, value) in enumerate(items)
+    ]

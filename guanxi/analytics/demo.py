@@ -4,7 +4,9 @@ Analytics has nothing to show without purchases. If the database holds no orders
 commerce demo did not run), a believable purchase history is drawn here for some of the demo
 contacts: first purchases spread over the last two years, repeat purchases and dropouts from a
 BG/NBD model with typical parameters, and baskets built from product bundles so that "what
-sells together" finds rules. Then one scoring run and one rules run, as the system.
+sells together" finds rules. Some demo accounts get a year or two of monthly orders with
+due dates and payments (contract customers, some of whom stop), for the churn model and
+account health. Then one scoring run and one rules run, as the system.
 
 Deterministic for a seed; runs again without error (existing demo orders are not duplicated,
 and each call adds one pair of runs).
@@ -20,8 +22,8 @@ from django.utils import timezone
 
 from guanxi.analytics import services
 from guanxi.commerce import purchase_history
-from guanxi.commerce.models import Order, OrderLine, OrderStatus, Product
-from guanxi.customers.models import Person
+from guanxi.commerce.models import Order, OrderLine, OrderStatus, Payment, Product
+from guanxi.customers.models import Account, Person
 from guanxi.engine.bgnbd import BgNbdParams
 from guanxi.engine.synthetic import simulate_bgnbd
 
@@ -127,16 +129,82 @@ def _draw_orders(size: str, seed: int) -> tuple[int, int]:
     return len(orders), len(lines)
 
 
+CONTRACT_ACCOUNTS = {"small": 60, "large": 800}
+CONTRACT_PREFIX = "AN-C-"
+
+
+def _draw_contracts(size: str, seed: int) -> tuple[int, int]:
+    """Monthly orders with due dates and payments for some accounts: the contract customers.
+
+    About a third stop ordering at some month (they churned), most pay within the 30 days
+    allowed, some late and a few not yet, so churn model and account health have something
+    to learn and to say. Skipped when contract orders from an earlier call exist.
+    """
+    if Order.objects.filter(number__startswith=CONTRACT_PREFIX).exists():
+        return 0, 0
+    accounts = list(Account.objects.order_by("id").values_list("id", flat=True)[: CONTRACT_ACCOUNTS.get(size, 60)])
+    if not accounts:
+        return 0, 0
+    pick = random.Random(seed + 1)  # noqa: S311  -- demo data, not security
+    now = timezone.now().replace(microsecond=0)
+    orders: list[Order] = []
+    paid_at: list[dt.datetime | None] = []
+    for account_id in accounts:
+        months = pick.randint(6, 24)
+        stop = pick.randint(2, months - 1) if pick.random() < 0.35 else months
+        amount = Decimal(pick.choice(("1200.00", "2400.00", "3600.00", "6000.00")))
+        for k in range(stop):
+            ordered = now - dt.timedelta(days=30 * (months - k) - pick.randint(0, 5), hours=pick.randint(0, 8))
+            due = ordered + dt.timedelta(days=30)
+            roll = pick.random()
+            when: dt.datetime | None = (
+                ordered + dt.timedelta(days=pick.randint(3, 28))
+                if roll < 0.8
+                else ordered + dt.timedelta(days=pick.randint(31, 60))
+                if roll < 0.95
+                else None
+            )
+            if when is not None and when > now:
+                when = None
+            orders.append(
+                Order(
+                    number=f"{CONTRACT_PREFIX}{seed}-{account_id}-{k}",
+                    buyer_account_id=account_id,
+                    ordered_at=ordered,
+                    payment_due_date=due.date(),
+                    status=OrderStatus.CONFIRMED,
+                    subtotal_amount=amount,
+                    total_amount=amount,
+                    paid_amount=amount if when is not None else Decimal("0"),
+                )
+            )
+            paid_at.append(when)
+    with transaction.atomic():
+        Order.objects.bulk_create(orders, batch_size=2000)
+        ids = dict(Order.objects.filter(number__startswith=CONTRACT_PREFIX).values_list("number", "id"))
+        payments = [
+            Payment(order_id=ids[o.number], amount=o.total_amount, paid_at=when, reference="demo")
+            for o, when in zip(orders, paid_at, strict=True)
+            if when is not None
+        ]
+        Payment.objects.bulk_create(payments, batch_size=2000)
+    return len(orders), len(payments)
+
+
 def load_demo(size: str = "small", seed: int = 7) -> dict[str, int]:
-    """Demo purchases (only when there are none) and one scoring and one rules run."""
+    """Demo purchases (only when there are none), contract customers' orders and payments (once),
+    and one scoring and one rules run."""
     orders = lines = 0
     if not purchase_history.purchases().exists():
         orders, lines = _draw_orders(size, seed)
+    contract_orders, payments = _draw_contracts(size, seed)
     scoring = services.run_scoring(None, seed=seed)
     rules = services.run_rules(None, seed=seed, min_support=0.005, min_confidence=0.1)
     return {
         "orders": orders,
         "order_lines": lines,
+        "contract_orders": contract_orders,
+        "payments": payments,
         "customers_scored": scoring.total,
         "rules": int(rules.quality.get("rules", 0)),
         "offers": int(rules.results.get("offers", 0)),

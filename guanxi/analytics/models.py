@@ -155,3 +155,128 @@ class OfferSuggestion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id or self.person_id}: {self.product_id}"
+
+
+class EngagementDefinition(models.Model):
+    """Which behaviours count for each of the 4 I's, and their weights: one immutable version.
+
+    An edit saves a new version instead of changing the old one, so every stored score can
+    name the exact definition that made it and old scores stay explainable.
+    """
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    items: models.JSONField[dict[str, list[list[Any]]]] = models.JSONField(
+        _("behaviours and weights"), help_text=_("Per I, a list of [behaviour, weight].")
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = _("engagement definition")
+        verbose_name_plural = _("engagement definitions")
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+    def as_definition(self) -> dict[str, list[tuple[str, float]]]:
+        """The engine's form: per I, (behaviour, weight) pairs."""
+        return {name: [(str(key), float(weight)) for key, weight in pairs] for name, pairs in self.items.items()}
+
+
+class ChurnModel(models.Model):
+    """The churn classifier a scoring run trained: its features, hold-out figures and calibration."""
+
+    run = models.OneToOneField(AnalyticsRun, on_delete=models.CASCADE, related_name="churn_model")
+    fitted = models.BooleanField(_("fitted"), default=False)
+    reason = models.TextField(_("why not fitted"), blank=True, default="")
+    algorithm = models.CharField(_("algorithm"), max_length=40)
+    features: models.JSONField[list[str]] = models.JSONField(_("features"), default=list)
+    cutoff = models.DateTimeField(_("cutoff"))
+    labelled = models.PositiveIntegerField(_("labelled customers"), default=0)
+    churned = models.PositiveIntegerField(_("churned"), default=0)
+    train_size = models.PositiveIntegerField(_("training rows"), default=0)
+    test_size = models.PositiveIntegerField(_("hold-out rows"), default=0)
+    auc = models.FloatField(_("AUC"), null=True, blank=True)
+    brier = models.FloatField(_("Brier score"), null=True, blank=True)
+    base_rate = models.FloatField(_("churn rate"), null=True, blank=True)
+    calibration: models.JSONField[list[dict[str, Any]]] = models.JSONField(_("calibration"), default=list)
+    importances: models.JSONField[list[list[Any]]] = models.JSONField(_("feature importances"), default=list)
+    coefficients: models.JSONField[list[list[Any]]] = models.JSONField(_("coefficients"), default=list)
+    scored = models.PositiveIntegerField(_("customers scored"), default=0)
+
+    class Meta:
+        ordering = ["-run_id"]
+        verbose_name = _("churn model")
+        verbose_name_plural = _("churn models")
+
+    def __str__(self) -> str:
+        return f"churn model of run #{self.run_id}"
+
+
+class ChurnSource(models.TextChoices):
+    MODEL = "model", _("Churn classifier")
+    P_ALIVE = "p_alive", _("1 − probability still a customer")
+
+
+class CustomerScore(models.Model):
+    """One customer's latest 4 I's and churn risk with where it came from; replaced each run."""
+
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="customer_scores")
+    account = models.OneToOneField(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    person = models.OneToOneField(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    definition = models.ForeignKey(EngagementDefinition, on_delete=models.PROTECT, related_name="+")
+    is_contract = models.BooleanField(_("contract customer"), default=False)
+    churn_risk = models.FloatField(_("churn risk"), null=True, blank=True)
+    churn_source = models.CharField(_("churn risk from"), max_length=10, choices=ChurnSource.choices, blank=True)
+    involvement = models.FloatField(_("involvement"), null=True, blank=True)
+    interaction = models.FloatField(_("interaction"), null=True, blank=True)
+    intimacy = models.FloatField(_("intimacy"), null=True, blank=True)
+    influence = models.FloatField(_("influence"), null=True, blank=True)
+    engagement = models.FloatField(_("engagement"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customer score")
+        verbose_name_plural = _("customer scores")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(account__isnull=False) & Q(person__isnull=True))
+                | (Q(account__isnull=True) & Q(person__isnull=False)),
+                name="analytics_score_one_party",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id or self.person_id}: {self.engagement}"
+
+
+class AccountHealth(models.Model):
+    """A contract customer's health (0–100) with its components and reasons; replaced each run."""
+
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="health_rows")
+    account = models.OneToOneField(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    person = models.OneToOneField(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    health = models.PositiveSmallIntegerField(_("health"))
+    components: models.JSONField[dict[str, float | None]] = models.JSONField(_("components"), default=dict)
+    reasons: models.JSONField[list[dict[str, Any]]] = models.JSONField(_("reasons"), default=list)
+    churn_risk = models.FloatField(_("churn risk"), null=True, blank=True)
+    engagement = models.FloatField(_("engagement"), null=True, blank=True)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("account health")
+        verbose_name_plural = _("account health")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(account__isnull=False) & Q(person__isnull=True))
+                | (Q(account__isnull=True) & Q(person__isnull=False)),
+                name="analytics_health_one_party",
+            )
+        ]
+        indexes = [models.Index(fields=["health", "id"], name="analytics_health_worst_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id or self.person_id}: {self.health}"

@@ -4,7 +4,9 @@ The dashboard shows the whole customer base in aggregate (no individual records 
 products in the top rules), so it is open to the roles who plan with it: admins, analysts,
 marketers and sales managers. Sales reps and service agents work record by record and see a
 customer's scores on the record page instead. Runs cost minutes of database time: admins and
-analysts start them. The lifecycle rules change every record's stage: admins only.
+analysts start them. The lifecycle rules and the engagement definition change every record's
+scores: admins only. The account-health list is a work list for owners: every member of staff
+sees it, limited to the customers they may see.
 """
 
 from typing import Any
@@ -29,3 +31,7 @@ def can_run(user: Any) -> bool:
 
 def can_edit_rules(user: Any) -> bool:
     return _active(user) and bool(user.is_admin)
+
+
+def can_view_health(user: Any) -> bool:
+    return _active(user)

@@ -7,8 +7,19 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from guanxi.analytics.models import AnalyticsRun, AssociationRuleResult, OfferSuggestion, RunKind, RunStatus
+from guanxi.analytics.models import (
+    AccountHealth,
+    AnalyticsRun,
+    AssociationRuleResult,
+    ChurnModel,
+    CustomerScore,
+    EngagementDefinition,
+    OfferSuggestion,
+    RunKind,
+    RunStatus,
+)
 from guanxi.customers.models import Account, LifecycleChange, Person
+from guanxi.staff import access
 
 
 def latest_run(kind: str) -> AnalyticsRun | None:
@@ -89,3 +100,55 @@ def offer_rows(
     else:
         return []
     return list(qs.order_by("rank").values(*OFFER_COLUMNS)[:limit])
+
+
+def latest_churn_model() -> ChurnModel | None:
+    """The churn model of the latest successful scoring run."""
+    return (
+        ChurnModel.objects.filter(run__kind=RunKind.SCORING, run__status=RunStatus.SUCCEEDED)
+        .select_related("run")
+        .order_by("-run_id")
+        .first()
+    )
+
+
+def definitions(limit: int = 20) -> list[EngagementDefinition]:
+    """The engagement definition versions, newest (the one in force) first."""
+    return list(EngagementDefinition.objects.select_related("created_by").order_by("-version")[:limit])
+
+
+def party_visible_q(user: Any) -> Q:
+    """Rows about an account or a person (`account`/`person` columns) that `user` may see."""
+    accounts = access.visible_q(user, owner_field="account__owner", team_field="account__team")
+    people = access.visible_q(user, owner_field="person__owner")
+    return (Q(account__isnull=False) & accounts) | (Q(person__isnull=False) & people)
+
+
+def owner_q(owner_id: int) -> Q:
+    return Q(account__owner_id=owner_id) | Q(person__owner_id=owner_id)
+
+
+def health_rows(user: Any, *, owner_id: int | None = None) -> QuerySet[AccountHealth]:
+    """Contract customers' health the user may see, with the records and owners for display."""
+    qs = AccountHealth.objects.filter(party_visible_q(user)).select_related(
+        "account__owner", "person__owner", "account", "person"
+    )
+    if owner_id is not None:
+        qs = qs.filter(owner_q(owner_id))
+    return qs
+
+
+def customer_scores(user: Any) -> QuerySet[CustomerScore]:
+    return CustomerScore.objects.filter(party_visible_q(user)).select_related("definition")
+
+
+def scores_of(
+    *, account_id: int | None = None, person_id: int | None = None
+) -> tuple[CustomerScore | None, AccountHealth | None]:
+    """One customer's 4 I's (with their definition) and health, for the record page's panel."""
+    if account_id is None and person_id is None:
+        return None, None
+    party = {"account_id": account_id} if account_id is not None else {"person_id": person_id}
+    score = CustomerScore.objects.filter(**party).select_related("definition").first()
+    health = AccountHealth.objects.filter(**party).first() if score is not None and score.is_contract else None
+    return score, health

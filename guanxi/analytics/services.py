@@ -15,7 +15,7 @@ the same data and parameters give the same results.
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -26,11 +26,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi import engine
-from guanxi.analytics import permissions
+from guanxi.analytics import customer_scores, permissions
 from guanxi.analytics.lifecycle import RuleConditions, assign_stages
 from guanxi.analytics.models import (
     AnalyticsRun,
     AssociationRuleResult,
+    EngagementDefinition,
     LifecycleRule,
     OfferSuggestion,
     RunKind,
@@ -41,7 +42,7 @@ from guanxi.core.history import diff, record_change, snapshot
 from guanxi.core.models import ChangeAction
 from guanxi.customers import scores
 from guanxi.customers.models import Account, LifecycleStage, Person
-from guanxi.engine import bgnbd, gammagamma, rules, summaries
+from guanxi.engine import bgnbd, engagement, gammagamma, health, rules, summaries
 from guanxi.engine._optimize import FitError
 from guanxi.engine.rfm import BINS, SEGMENT_RULES
 from guanxi.staff.models import User
@@ -67,6 +68,10 @@ DEFAULT_SCORING = {
     "active_days": 90,
     "new_days": 30,
     "churn_days": 365,
+    "churn_horizon_days": 90,
+    "contract_min_months": 3,
+    "churn_test_share": 0.3,
+    "health_weights": dict(health.DEFAULT_WEIGHTS),
 }
 DEFAULT_RULES = {"min_support": 0.01, "min_confidence": 0.2, "max_len": 3, "offers_per_customer": 5, "keep_rules": 200}
 
@@ -217,6 +222,15 @@ def _fit_models(
     return p_alive, expected, clv
 
 
+ENGAGEMENT_ON_RECORD = "engagement_score" in scores.SCORE_FIELDS
+"""Whether `customers.scores` writes `engagement_score` yet (it names the fields it writes)."""
+
+
+def _engagement_field(value: int | None) -> dict[str, Any]:
+    """The engagement keyword for `scores.Score`, once `customers.scores` carries the field."""
+    return {"engagement_score": value} if ENGAGEMENT_ON_RECORD else {}
+
+
 def _current_stages(keys: list[str]) -> list[str]:
     ids: dict[str, list[int]] = {"account": [], "person": []}
     for key in keys:
@@ -281,6 +295,8 @@ def _score(
         current=current,
     )
 
+    outcome = customer_scores.score_customers(run, end, parameters, s.customer, p_alive.tolist())
+    quality.update(outcome.quality)
     scored_at = timezone.now()
     by_model: dict[str, list[scores.Score]] = {"account": [], "person": []}
     stage_by_model: dict[str, dict[int, str]] = {"account": {}, "person": {}}
@@ -293,10 +309,22 @@ def _score(
                 rfm_segment=segments[i],
                 p_alive=_clean_float(float(p_alive[i])),
                 predicted_clv=_money(float(clv[i])),
+                churn_risk=outcome.churn_risk.get(key),
+                **_engagement_field(outcome.engagement.get(key)),
             )
         )
         if stages[i] and stages[i] != current[i]:
             stage_by_model[kind][pk] = stages[i]
+    # Customers who have not bought but engage (contacts, tracked visits, referrals).
+    buyers = set(s.customer)
+    for key in sorted(set(outcome.engagement) - buyers):
+        kind, pk = purchase_history.split_key(key)
+        by_model[kind].append(
+            scores.Score(
+                pk=pk, churn_risk=outcome.churn_risk.get(key), **_engagement_field(outcome.engagement.get(key))
+            )
+        )
+    n_written = sum(len(rows) for rows in by_model.values())
     reason = f"analytics run #{run.pk}"
     moves: dict[tuple[str, str], int] = {}
     processed = 0
@@ -307,7 +335,7 @@ def _score(
             batch = by_model[kind][start : start + scores.BATCH_SIZE]
             scores.write_scores(model, batch, scored_at=scored_at)
             processed += len(batch)
-            _progress(run, processed, n, progress)
+            _progress(run, processed, n_written, progress)
         for move, count in scores.apply_stages(model, stage_by_model[kind], reason=reason).items():
             moves[move] = moves.get(move, 0) + count
 
@@ -340,6 +368,7 @@ def _score(
     cohort = summaries.cohort_table_from_cells(cohort_rows)
     run.quality = quality
     run.results = {
+        **outcome.results,
         "kpis": kpis,
         "rfm_grid": grid.tolist(),
         "segments": {rule.key: segments.count(rule.key) for rule in SEGMENT_RULES},
@@ -546,3 +575,63 @@ def delete_rule(actor: User, rule: LifecycleRule) -> None:
     before = snapshot(rule, RULE_FIELDS)
     record_change(rule, actor=actor, action=ChangeAction.DELETE, changes={k: [v, None] for k, v in before.items()})
     rule.delete()
+
+
+# ---------------------------------------------------------------------------------------------
+# Engagement definition (admin settings)
+
+
+def _require_definition_admin(actor: User) -> None:
+    if not permissions.can_edit_rules(actor):
+        raise PermissionDenied(_("Only an admin may change the engagement definition."))
+
+
+@transaction.atomic
+def save_engagement_definition(
+    actor: User, items: Mapping[str, Sequence[tuple[str, float]]], *, note: str = ""
+) -> EngagementDefinition:
+    """Save the 4 I's behaviours and weights as the next version; earlier versions stay as they were.
+
+    Behaviours with weight zero are left out. The next scoring run uses the new version, and
+    every score it writes names it.
+    """
+    _require_definition_admin(actor)
+    cleaned = {
+        name: [(str(key), float(weight)) for key, weight in items.get(name, ()) if float(weight) > 0]
+        for name in engagement.I_NAMES
+    }
+    unknown = set(items) - set(engagement.I_NAMES)
+    errors = engagement.check_definition({**cleaned, **{name: [] for name in unknown}})
+    if errors:
+        raise ValidationError({name: [_message(problem)] for name, problem in errors.items()})
+    latest = EngagementDefinition.objects.select_for_update().order_by("-version").first()
+    version = latest.version + 1 if latest else 1
+    definition = EngagementDefinition.objects.create(
+        version=version,
+        items={name: [[key, weight] for key, weight in pairs] for name, pairs in cleaned.items()},
+        note=note[:200],
+        created_by=actor,
+    )
+    record_change(
+        definition,
+        actor=actor,
+        action=ChangeAction.CREATE,
+        changes={
+            "version": [latest.version if latest else None, version],
+            "items": [latest.items if latest else None, definition.items],
+        },
+    )
+    return definition
+
+
+def _message(problem: str) -> str:
+    """The engine's problem in the user's language (the engine speaks English only)."""
+    if problem.startswith("at least one behaviour"):
+        return _("Give at least one behaviour a weight above zero.")
+    if problem.startswith("unknown I"):
+        return _("Unknown part of engagement.")
+    if problem.startswith("unknown behaviours"):
+        return _("Unknown behaviour.")
+    if "twice" in problem:
+        return _("A behaviour is listed twice.")
+    return _("Weights must be zero or more.")

@@ -15,4 +15,8 @@ urlpatterns = [
     path("rules/new/", views.rule_create, name="rule-create"),
     path("rules/<int:pk>/edit/", views.rule_edit, name="rule-edit"),
     path("rules/<int:pk>/delete/", views.rule_delete, name="rule-delete"),
+    path("churn/", views.churn_model, name="churn"),
+    path("engagement/", views.engagement, name="engagement"),
+    path("engagement/edit/", views.engagement_edit, name="engagement-edit"),
+    path("health/", views.health_list, name="health"),
 ]

@@ -9,6 +9,7 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
+from guanxi.activities.models import Activity, Initiator
 from guanxi.commerce.models import Order, OrderLine, OrderStatus, Product
 from guanxi.customers.models import Account, Person
 
@@ -48,3 +49,33 @@ def order(
         ]
     )
     return created
+
+
+def activity(
+    customer: Account | Person,
+    at: dt.datetime,
+    *,
+    by_customer: bool = False,
+    answered_after: dt.timedelta | None = None,
+    kind: str = "call",
+) -> Activity:
+    """A follow-up record as stored history (analytics only reads it)."""
+    return Activity.objects.create(
+        account=customer if isinstance(customer, Account) else None,
+        person=customer if isinstance(customer, Person) else None,
+        kind=kind,
+        subject="contact",
+        occurred_at=at,
+        initiated_by=Initiator.CUSTOMER if by_customer else Initiator.US,
+        answered_at=at + answered_after if answered_after is not None else None,
+    )
+
+
+def monthly_orders(buyer: Account | Person, first: dt.date, months: int, amount: float = 100) -> None:
+    """One order on the 10th of each of `months` months from `first`, as a contract customer places them."""
+    year, month = first.year, first.month
+    for _ in range(months):
+        order(buyer, dt.datetime(year, month, 10, 12, tzinfo=dt.UTC), amount)
+        month += 1
+        if month > 12:
+            year, month = year + 1, 1

@@ -8,11 +8,11 @@ from django.core.management import call_command
 
 from guanxi.analytics import tasks
 from guanxi.analytics.demo import load_demo
-from guanxi.analytics.models import AnalyticsRun, OfferSuggestion, RunKind, RunStatus
+from guanxi.analytics.models import AccountHealth, AnalyticsRun, ChurnModel, OfferSuggestion, RunKind, RunStatus
 from guanxi.analytics.tests.factories import order
-from guanxi.commerce.models import Order
+from guanxi.commerce.models import Order, Payment
 from guanxi.customers.models import Person
-from guanxi.customers.tests.factories import PersonFactory
+from guanxi.customers.tests.factories import AccountFactory, PersonFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +66,17 @@ def test_tasks_wrap_the_services() -> None:
     run = AnalyticsRun.objects.get(pk=result.return_value["run"])
     assert (run.seed, run.created_by) == (4, None)
     assert tasks.run_rules.enqueue().return_value["status"] == RunStatus.SUCCEEDED
+
+
+def test_demo_gives_contract_accounts_orders_payments_and_health() -> None:
+    for i in range(40):
+        AccountFactory.create(name=f"Demo Co {i}")
+    report = load_demo("small", seed=3)
+    assert report["contract_orders"] == Order.objects.filter(number__startswith="AN-C-").count() > 200
+    assert report["payments"] == Payment.objects.count() > 0
+    assert Order.objects.filter(number__startswith="AN-C-", payment_due_date__isnull=True).count() == 0
+    assert AccountHealth.objects.filter(account__isnull=False).count() > 10
+    assert ChurnModel.objects.count() == 1
+    again = load_demo("small", seed=3)
+    assert again["contract_orders"] == 0
+    assert Order.objects.filter(number__startswith="AN-C-").count() == report["contract_orders"]

@@ -14,9 +14,10 @@ STEPS = ("scoring", "rules")
 
 class Command(BaseCommand):
     help = (
-        "Run analytics steps on demand: 'scoring' (RFM, BG/NBD + Gamma-Gamma CLV, lifecycle stages written "
-        "to every customer who has bought) and 'rules' (association rules and next offers). Runs as the "
-        "system; each run is stored with its parameters and quality figures."
+        "Run analytics steps on demand: 'scoring' (RFM, BG/NBD + Gamma-Gamma CLV, lifecycle stages, the churn "
+        "classifier, the 4 I's of engagement and contract customers' health, written to every customer with "
+        "purchases or engagement) and 'rules' (association rules and next offers). Runs as the system; each "
+        "run is stored with its parameters and quality figures."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -61,6 +62,9 @@ class Command(BaseCommand):
 
     def _report(self, run: AnalyticsRun) -> None:
         line = f"Run #{run.pk} {run.kind}: {run.status}, {run.total:,} customers"
+        if run.kind == "scoring" and "churn" in run.quality:
+            churn = run.quality["churn"]
+            line += f", churn model AUC {churn['auc']:.3f}" if churn.get("fitted") else ", churn model: not enough data"
         if run.kind == "rules":
             line += f", {run.quality.get('rules', 0):,} rules, {run.results.get('offers', 0):,} offers"
         self.stdout.write(self.style.SUCCESS(line))

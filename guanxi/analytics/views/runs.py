@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from guanxi.analytics import charts, permissions, queries, segments, services, tasks
 from guanxi.analytics.forms import LifecycleRuleForm, StartRunForm
+from guanxi.analytics.labels import i_label
 from guanxi.analytics.models import AnalyticsRun, LifecycleRule, RunKind
 from guanxi.customers.models import LifecycleStage
 from guanxi.engine.rfm import BINS, SEGMENT_RULES, segment_table
@@ -150,6 +151,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "clv_rows": clv,
         "rules": queries.top_rules(),
         "can_run": permissions.can_run(user),
+        "quality": run.quality if run else {},
+        "engagement": results.get("engagement", {}),
+        "engagement_means": [
+            {"label": i_label(name), "value": value}
+            for name, value in results.get("engagement", {}).get("means", {}).items()
+        ],
+        "health": results.get("health", {}),
     }
     return render(request, "analytics/dashboard.html", context)
 
