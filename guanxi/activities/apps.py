@@ -9,9 +9,14 @@ class ActivitiesConfig(AppConfig):
     verbose_name = _("Follow-up")
 
     def ready(self) -> None:
-        """Put follow-up records and open tasks on the pages of the records they are about."""
-        from guanxi.activities.views.records import render_panel  # views need the app registry ready
+        """Put follow-up records and open tasks on the pages of the records they are about, the
+        relationship-health panel near the top of customer pages, and follow-ups on their timelines."""
+        from guanxi.activities import relationship, timeline  # views need the app registry ready
+        from guanxi.activities.views.records import render_panel
         from guanxi.core.panels import register_panel
 
         for record_type in PANEL_RECORD_TYPES:
             register_panel(record_type, "follow-up", render_panel, order=20)
+        for record_type in ("customers.account", "customers.person"):
+            register_panel(record_type, "relationship-health", relationship.render_panel, order=1)
+        timeline.register()

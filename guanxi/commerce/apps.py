@@ -7,7 +7,9 @@ class CommerceConfig(AppConfig):
     verbose_name = _("Products and orders")
 
     def ready(self) -> None:
-        """Show each customer's orders (and, for a person, the lines they use) on customer pages."""
-        from guanxi.commerce.panels import register  # queries and templates need the app registry ready
+        """Show each customer's orders (and, for a person, the lines they use) on customer pages,
+        and their orders and payments on the customer's timeline."""
+        from guanxi.commerce import panels, timeline  # queries and templates need the app registry ready
 
-        register()
+        panels.register()
+        timeline.register()

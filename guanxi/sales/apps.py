@@ -7,7 +7,8 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self) -> None:
-        """Show each customer's opportunities on account and contact pages."""
-        from guanxi.sales.panels import register  # queries and templates need the app registry ready
+        """Show each customer's opportunities on account and contact pages and on their timelines."""
+        from guanxi.sales import panels, timeline  # queries and templates need the app registry ready
 
-        register()
+        panels.register()
+        timeline.register()

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from guanxi.tracking import ingest
+from guanxi.tracking import ingest, snippet
 
 app_name = "ingest"
 
@@ -15,4 +15,5 @@ urlpatterns: list[URLPattern] = [
     path("alias", ingest.alias, name="alias"),
     path("batch", ingest.batch, name="batch"),
     path("import", ingest.batch, name="import"),
+    path("guanxi.js", snippet.snippet, name="snippet"),
 ]

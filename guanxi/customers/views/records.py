@@ -6,6 +6,7 @@ An action whose input is refused shows the record page again with the form's err
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,7 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from guanxi.core.history import history_for
 from guanxi.core.models import AttributeDefinition
-from guanxi.core.panels import render_panels
+from guanxi.core.panels import panels_for
+from guanxi.core.timeline import Filters, collect, kinds_for
 from guanxi.customers import queries, services
 from guanxi.customers.forms.common import add_service_errors, attribute_definitions
 from guanxi.customers.forms.records import ConsentForm, RelationshipForm, RoleForm, StageForm
@@ -150,6 +152,53 @@ def _relationships(party: Account | Person, user: User, can_edit: bool) -> list[
     return result
 
 
+#: Panels registered with a lower order are shown at the top of the page, above the details.
+TOP_PANEL_ORDER = 10
+
+
+def _panels(request: HttpRequest, record_type: str, record: Account | Person) -> dict[str, list[Any]]:
+    """Other apps' panels, split into those asking to be at the top (relationship health) and the rest."""
+    top: list[Any] = []
+    rest: list[Any] = []
+    for panel in panels_for(record_type):
+        html = panel.render(request, record)
+        if html:
+            (top if panel.order < TOP_PANEL_ORDER else rest).append(html)
+    return {"top_panels": top, "panels": rest}
+
+
+TIMELINE_FRAGMENTS = {
+    "timeline": "customers/_timeline_entries.html",
+    "timeline-items": "customers/_timeline_items.html",
+}
+
+
+def _timeline(request: HttpRequest, record_type: str, record: Account | Person) -> dict[str, Any]:
+    """One page of the record's unified timeline, with the filters read from the query string."""
+    kinds = kinds_for(record_type)
+    filters = Filters.from_query(request.GET, [kind for kind, _label in kinds])
+    page = collect(request, record_type, record, filters.window())
+    older = urlencode([*filters.query_items(), ("before", page.next_cursor)]) if page.next_cursor else ""
+    return {
+        "timeline": page,
+        "timeline_filters": filters,
+        "timeline_kinds": [(kind, label, kind in filters.kinds) for kind, label in kinds],
+        "timeline_older_query": older,
+        # The record page itself, also when an action's refused form re-renders it at the action's URL.
+        "timeline_record_path": reverse(
+            "customers:account-detail" if isinstance(record, Account) else "customers:person-detail", args=[record.pk]
+        ),
+    }
+
+
+def _timeline_fragment(request: HttpRequest, record_type: str, record: Account | Person) -> HttpResponse | None:
+    """The timeline alone, for htmx: filtered ("timeline") or the next older entries ("timeline-items")."""
+    template = TIMELINE_FRAGMENTS.get(request.GET.get("fragment") or "")
+    if template is None:
+        return None
+    return render(request, template, _timeline(request, record_type, record))
+
+
 def _stage_history(party: Account | Person) -> QuerySet[Any]:
     return party.lifecycle_changes.select_related("changed_by")[:20]
 
@@ -177,7 +226,8 @@ def _account_context(request: HttpRequest, account: Account, forms: dict[str, An
         ),
         "relationships": _relationships(account, user, can_edit),
         "stage_changes": _stage_history(account),
-        "panels": render_panels(request, "customers.account", account),
+        **_panels(request, "customers.account", account),
+        **_timeline(request, "customers.account", account),
         "history": _history(account, definitions),
         "stage_form": forms.get("stage") or StageForm(initial={"stage": account.lifecycle_stage}),
         "role_form": forms.get("role") or RoleForm(party_label=_("Contact")),
@@ -217,7 +267,8 @@ def _person_context(request: HttpRequest, person: Person, forms: dict[str, Any] 
         "consent_rows": consent_rows,
         "consent_log": list(person.consents.select_related("recorded_by")[:200]),
         "stage_changes": _stage_history(person),
-        "panels": render_panels(request, "customers.person", person),
+        **_panels(request, "customers.person", person),
+        **_timeline(request, "customers.person", person),
         "history": _history(person, definitions),
         "stage_form": forms.get("stage") or StageForm(initial={"stage": person.lifecycle_stage}),
         "role_form": forms.get("role") or RoleForm(party_label=_("Account")),
@@ -239,13 +290,15 @@ def _render_person(request: HttpRequest, person: Person, forms: dict[str, Any] |
 @login_required
 @require_GET
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _render_account(request, get_account(request, pk))
+    account = get_account(request, pk)
+    return _timeline_fragment(request, "customers.account", account) or _render_account(request, account)
 
 
 @login_required
 @require_GET
 def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _render_person(request, get_person(request, pk))
+    person = get_person(request, pk)
+    return _timeline_fragment(request, "customers.person", person) or _render_person(request, person)
 
 
 # ---------------------------------------------------------------------------------------------
