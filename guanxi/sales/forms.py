@@ -69,6 +69,12 @@ class OpportunityForm(forms.Form):
     expected_close_date = forms.DateField(label=_("Expected close date"), required=False, widget=DATE)
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
     source = forms.ChoiceField(label=_("Source"), choices=[("", "—"), *Source.choices], required=False)
+    region = forms.CharField(
+        label=_("Region"),
+        max_length=100,
+        required=False,
+        help_text=_("Province or state; empty on a new deal: the account's."),
+    )
     next_step = forms.CharField(label=_("Next step"), max_length=255, required=False)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 

@@ -428,7 +428,7 @@ def create_opportunity(
     opportunity.currency = (opportunity.currency or "CNY").upper()
     _check_owner(actor, opportunity.owner)
     _check_customer(actor, opportunity)
-    if "region" not in fields and opportunity.account_id:
+    if not fields.get("region") and opportunity.account_id:
         opportunity.region = _account_region(opportunity.account_id)
     _full_clean(opportunity, exclude=["account", "person", "pipeline", "stage", "owner", "created_by"])
     clean_lines = [clean_line(line, index=i) for i, line in enumerate(lines)]

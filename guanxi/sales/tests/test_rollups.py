@@ -191,3 +191,10 @@ def test_split_period(
     assert as_text == months
     assert tuple((str(low), str(high)) for low, high in period.edges) == edges
     assert period.unbounded == (start is None and end is None)
+
+
+def test_a_new_deal_takes_its_accounts_region_unless_given(rep: User, admin_user: User) -> None:
+    account = AccountFactory.create(owner=rep, addresses=[{"region": "广东", "line1": "2 Road", "city": "深圳"}])
+    assert OpportunityFactory.create(actor=rep, account=account).region == "广东"
+    assert OpportunityFactory.create(actor=rep, account=account, region="香港").region == "香港"
+    assert OpportunityFactory.create(actor=rep).region == ""

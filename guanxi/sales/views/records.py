@@ -119,6 +119,7 @@ def opportunity_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "expected_close_date": opportunity.expected_close_date,
         "owner": opportunity.owner_id,
         "source": opportunity.source,
+        "region": opportunity.region,
         "next_step": opportunity.next_step,
         "description": opportunity.description,
     }
