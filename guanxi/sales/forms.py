@@ -151,6 +151,11 @@ class ContactForm(forms.Form):
         return person
 
 
+class ContactEditForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=ContactRole.choices)
+    is_primary = forms.BooleanField(label=_("Primary contact"), required=False)
+
+
 class LineForm(forms.Form):
     product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.none(), required=False)
     description = forms.CharField(label=_("Description"), max_length=255, required=False)
@@ -181,6 +186,11 @@ class CompetitorForm(forms.Form):
         super().__init__(*args, **kwargs)
         competitor_field: Any = self.fields["competitor"]
         competitor_field.queryset = Account.objects.filter(kind=AccountKind.COMPETITOR).order_by("name")
+
+
+class CompetitorEditForm(forms.Form):
+    offer = forms.CharField(label=_("Their offer"), max_length=255, required=False)
+    amount = forms.DecimalField(label=_("Their amount"), max_digits=14, decimal_places=2, required=False, min_value=0)
 
 
 class BulkForm(forms.Form):
