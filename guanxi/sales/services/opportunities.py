@@ -511,6 +511,9 @@ def move_opportunity(
     opportunity.probability = stage.probability
     opportunity.stage_changed_at = now
     opportunity.closed_at = now if stage.kind != StageKind.OPEN else None
+    if stage.kind != StageKind.OPEN and opportunity.expected_close_date is None:
+        # A deal closed without a close date closes today, so the forecast counts it in this month.
+        opportunity.expected_close_date = timezone.localdate(now)
     opportunity.lost_reason = lost_reason if stage.kind == StageKind.LOST else ""
     opportunity.lost_note = lost_note[:255] if stage.kind == StageKind.LOST else ""
     with rollups.kept(Opportunity.objects.filter(pk=opportunity.pk)):

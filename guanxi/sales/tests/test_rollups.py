@@ -198,3 +198,18 @@ def test_a_new_deal_takes_its_accounts_region_unless_given(rep: User, admin_user
     assert OpportunityFactory.create(actor=rep, account=account).region == "广东"
     assert OpportunityFactory.create(actor=rep, account=account, region="香港").region == "香港"
     assert OpportunityFactory.create(actor=rep).region == ""
+
+
+def test_a_deal_closed_without_a_close_date_closes_today_and_enters_this_months_forecast(rep: User) -> None:
+    deal = OpportunityFactory.create(actor=rep, amount=Decimal("700"))
+    dated = OpportunityFactory.create(actor=rep, amount=Decimal("50"), expected_close_date=datetime.date(2020, 5, 1))
+    won = deal.pipeline.stages.get(kind=StageKind.WON)
+    services.move_opportunity(rep, deal, won)
+    services.move_opportunity(rep, dated, won)
+    deal.refresh_from_db()
+    dated.refresh_from_db()
+    today = datetime.date.today()
+    assert deal.expected_close_date == today
+    assert dated.expected_close_date == datetime.date(2020, 5, 1)
+    month = queries.OpportunityFilters(close_from=today.replace(day=1), close_to=today)
+    assert queries.forecast(rep, month).won_amount == Decimal("700.00")
