@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from guanxi.customers.tests.factories import AccountFactory
 from guanxi.sales import queries, rollups, services
@@ -208,7 +209,7 @@ def test_a_deal_closed_without_a_close_date_closes_today_and_enters_this_months_
     services.move_opportunity(rep, dated, won)
     deal.refresh_from_db()
     dated.refresh_from_db()
-    today = datetime.date.today()
+    today = timezone.localdate()
     assert deal.expected_close_date == today
     assert dated.expected_close_date == datetime.date(2020, 5, 1)
     month = queries.OpportunityFilters(close_from=today.replace(day=1), close_to=today)
