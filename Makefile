@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export GUANXI_DATA_DIR ?= $(CURDIR)/var
 PYTEST_WORKERS ?= 2
 
-.PHONY: help run test lint test-sqlite test-postgres bench browser-deps node-deps demo-large clean
+.PHONY: help run test lint test-sqlite test-postgres bench browser-deps node-deps java-deps demo-large clean
 
 help:
 	@echo "make run    - run Guanxi on http://127.0.0.1:8000 (SQLite in $(GUANXI_DATA_DIR), demo data)"
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,spark]"
 	@touch $@
 
 run: $(VENV)/.installed
@@ -48,11 +48,16 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 node-deps: node_modules/.package-lock.json
 
-test-sqlite: $(VENV)/.installed-dev browser-deps node-deps
+# Java for Spark in local mode, which the analytics engine's tests run on.
+java-deps:
+	@command -v java >/dev/null 2>&1 || { echo "installing Debian's Java runtime for the Spark tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+
+test-sqlite: $(VENV)/.installed-dev browser-deps node-deps java-deps
 	@$(PY) manage.py compile_translations --verbosity 0
 	env -u DATABASE_URL $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
-test-postgres: $(VENV)/.installed-dev browser-deps node-deps
+test-postgres: $(VENV)/.installed-dev browser-deps node-deps java-deps
 	@$(PY) manage.py compile_translations --verbosity 0
 	url=$$(scripts/ensure-postgres) && DATABASE_URL=$$url $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 

@@ -109,6 +109,8 @@ class ServiceLevel(models.TextChoices):
 class Party(models.Model):
     """Fields every customer record has, whether an organisation or a person."""
 
+    # No index of its own: the (owner, name) and (owner, last follow-up) indexes serve every owner
+    # lookup, and one index fewer is one write fewer for each of the pool job's half-million moves.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
@@ -116,6 +118,7 @@ class Party(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True, default="")
     lifecycle_stage = models.CharField(

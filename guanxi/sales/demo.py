@@ -23,8 +23,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from guanxi.customers import services as customer_services
-from guanxi.customers.models import Account, AccountKind, Person, Source
-from guanxi.sales import services
+from guanxi.customers.models import Account, AccountKind, Address, Person, Source
+from guanxi.sales import rollups, services
 from guanxi.sales.models import (
     CompetitorOffer,
     LostReason,
@@ -116,6 +116,7 @@ def generate(
     result = Generated()
     won_accounts: dict[int, datetime.datetime] = {}
     won_people: dict[int, datetime.datetime] = {}
+    regions = _first_regions(account_ids)
     with keep_timestamps():
         for start in range(0, count, BATCH):
             size = min(BATCH, count - start)
@@ -163,7 +164,8 @@ def generate(
                 deals.append(
                     Opportunity(
                         name=f"{name} #{index + 1}",
-                        account_id=None if use_person else account_ids[rng.randrange(len(account_ids))],
+                        account_id=(account_id := None if use_person else account_ids[rng.randrange(len(account_ids))]),
+                        region=regions.get(account_id, "") if account_id else "",
                         person_id=person_ids[rng.randrange(len(person_ids))] if use_person else None,
                         pipeline=pipeline,
                         stage=final,
@@ -224,7 +226,18 @@ def generate(
             result.competitors += len(competitors)
     _record_wins(Account, won_accounts)
     _record_wins(Person, won_people)
+    rollups.rebuild()
     return result
+
+
+def _first_regions(account_ids: Sequence[int]) -> dict[int, str]:
+    """Each account's first address's region, as `create_opportunity` sets a deal's region."""
+    regions: dict[int, str] = {}
+    for account_id, region in (
+        Address.objects.filter(account_id__in=list(account_ids)).order_by("-id").values_list("account_id", "region")
+    ):
+        regions[account_id] = region
+    return regions
 
 
 def _record_wins(model: type[Account] | type[Person], wins: dict[int, datetime.datetime]) -> None:

@@ -69,6 +69,12 @@ class OpportunityForm(forms.Form):
     expected_close_date = forms.DateField(label=_("Expected close date"), required=False, widget=DATE)
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
     source = forms.ChoiceField(label=_("Source"), choices=[("", "—"), *Source.choices], required=False)
+    region = forms.CharField(
+        label=_("Region"),
+        max_length=100,
+        required=False,
+        help_text=_("Province or state; empty on a new deal: the account's."),
+    )
     next_step = forms.CharField(label=_("Next step"), max_length=255, required=False)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -145,6 +151,11 @@ class ContactForm(forms.Form):
         return person
 
 
+class ContactEditForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=ContactRole.choices)
+    is_primary = forms.BooleanField(label=_("Primary contact"), required=False)
+
+
 class LineForm(forms.Form):
     product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.none(), required=False)
     description = forms.CharField(label=_("Description"), max_length=255, required=False)
@@ -175,6 +186,11 @@ class CompetitorForm(forms.Form):
         super().__init__(*args, **kwargs)
         competitor_field: Any = self.fields["competitor"]
         competitor_field.queryset = Account.objects.filter(kind=AccountKind.COMPETITOR).order_by("name")
+
+
+class CompetitorEditForm(forms.Form):
+    offer = forms.CharField(label=_("Their offer"), max_length=255, required=False)
+    amount = forms.DecimalField(label=_("Their amount"), max_digits=14, decimal_places=2, required=False, min_value=0)
 
 
 class BulkForm(forms.Form):

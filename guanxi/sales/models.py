@@ -104,6 +104,10 @@ class Opportunity(models.Model):
         related_name="+",
     )
     source = models.CharField(_("source"), max_length=20, blank=True, default="")
+    # The deal's region (province/state) for the forecast's conversion by region: the account's
+    # first address when the deal is created, editable. Kept on the deal so the forecast's sums
+    # need no join per deal and a deal stays in the region it was won in when the account moves.
+    region = models.CharField(_("region"), max_length=100, blank=True, default="")
     next_step = models.CharField(_("next step"), max_length=255, blank=True, default="")
     description = models.TextField(_("description"), blank=True, default="")
     lost_reason = models.CharField(_("lost reason"), max_length=16, choices=LostReason.choices, blank=True, default="")
@@ -343,3 +347,56 @@ class QuoteLine(models.Model):
     @property
     def discount(self) -> Decimal:
         return self.gross - self.line_total
+
+
+class RollupDimension(models.TextChoices):
+    DEALS = "deals"
+    SOURCE = "source"
+    REGION = "region"
+    STAGE_TIME = "stage_time"
+
+
+class OpportunityRollup(models.Model):
+    """Running sums of deals by stage, owner and close month, kept by the services (`rollups.py`).
+
+    The board and the forecast add up these few thousand rows instead of every deal: at 200,000
+    deals a scan of the deals alone took longer than a page may. Each dimension is its own set of
+    rows: "deals" (by stage and commitment), "source" and "region" (by status and `value`), and
+    "stage_time" (time spent in `stage_key` before leaving it). The keys are plain integers, not
+    foreign keys: the pool is owner 0 and a deal without a close date has month 0001-01-01, so
+    every key is unique without NULLs.
+    """
+
+    dimension = models.CharField(max_length=10, choices=RollupDimension.choices)
+    value = models.CharField(max_length=100, blank=True, default="")
+    pipeline_key = models.IntegerField()
+    stage_key = models.IntegerField()
+    status = models.CharField(max_length=8, blank=True, default="")
+    owner_key = models.IntegerField()
+    close_month = models.DateField()
+    is_committed = models.BooleanField(default=False)
+    deals = models.BigIntegerField(default=0)
+    amount = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0"))
+    weighted = models.DecimalField(max_digits=24, decimal_places=4, default=Decimal("0"))
+    duration_us = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "dimension",
+                    "value",
+                    "pipeline_key",
+                    "stage_key",
+                    "status",
+                    "owner_key",
+                    "close_month",
+                    "is_committed",
+                ],
+                name="sales_rollup_key",
+            )
+        ]
+        indexes = [models.Index(fields=["dimension", "close_month"], name="sales_rollup_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.dimension} {self.value} stage {self.stage_key} owner {self.owner_key} {self.close_month}"

@@ -11,30 +11,20 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
-    Avg,
-    Count,
-    DecimalField,
-    ExpressionWrapper,
     F,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
-from guanxi.customers.models import Address
-from guanxi.sales.models import Opportunity, Pipeline, Quote, Stage, StageChange, StageKind
+from guanxi.sales import rollups
+from guanxi.sales.models import Opportunity, Pipeline, Quote, Stage, StageKind
 from guanxi.staff import access
 from guanxi.staff.models import User
 
 OPPORTUNITY_ORDERING = ("created_at", "updated_at", "name", "amount")
-BOARD_CARDS_PER_COLUMN = 50
-MONEY = DecimalField(max_digits=20, decimal_places=2)
-ZERO = Value(Decimal("0"), output_field=MONEY)
+BOARD_CARDS_PER_COLUMN = 25  # the rest of a column is one click away, in the list filtered by stage
+CENT = Decimal("0.01")
 
 
 def visible_opportunities(user: User) -> QuerySet[Opportunity]:
@@ -148,41 +138,75 @@ class Column:
     weighted: Decimal
     cards: list[Opportunity]
     move_options: str = ""  # the board's rendered "Move to" <option>s, set by the view
+    cards_html: str = ""  # the cards' rendered markup, set by the view
 
     @property
     def more(self) -> int:
         return max(0, self.count - len(self.cards))
 
 
-def board_columns(
-    pipeline: Pipeline, queryset: QuerySet[Opportunity], *, cards_per_column: int = BOARD_CARDS_PER_COLUMN
-) -> list[Column]:
-    """Each stage's count and totals in one GROUP BY, then each stage's first cards by close date.
+def _scope(user: User, filters: OpportunityFilters, pipeline: int | None) -> rollups.Scope:
+    """The rollup rows the filters select: the owners `user` sees and chose, the pipeline, the period."""
+    visible = access.visible_owner_keys(user)
+    chosen: list[int] | None = None
+    if filters.owner == "me":
+        chosen = [user.pk]
+    elif filters.owner == "pool":
+        chosen = [0]
+    elif filters.owner:
+        chosen = [int(filters.owner)]
+    if filters.team:
+        members = set(User.objects.filter(team_id=filters.team).values_list("pk", flat=True))
+        chosen = sorted(members) if chosen is None else [key for key in chosen if key in members]
+    if visible is not None:
+        chosen = visible if chosen is None else [key for key in chosen if key in visible]
+    return rollups.Scope(
+        owner_keys=chosen, pipeline=pipeline, period=rollups.split_period(filters.close_from, filters.close_to)
+    )
 
-    Every card query is an index range on (stage, expected_close_date, id), so the board costs
-    the same with 200 deals or 200,000.
+
+def _edge_deals(queryset: QuerySet[Opportunity], period: rollups.Period) -> QuerySet[Opportunity] | None:
+    """The filtered deals closing in the period's partial months, which the rollup cannot tell apart."""
+    if not period.edges:
+        return None
+    in_edges = Q()
+    for low, high in period.edges:
+        in_edges |= Q(expected_close_date__range=(low, high))
+    return queryset.filter(in_edges)
+
+
+def board_columns(
+    pipeline: Pipeline,
+    user: User,
+    filters: OpportunityFilters,
+    *,
+    cards_per_column: int = BOARD_CARDS_PER_COLUMN,
+) -> list[Column]:
+    """Each stage's count and totals from the rollup, then each stage's first cards by close date.
+
+    Totals read the rollup's rows for the pipeline (plus, for a period cutting through a month,
+    that month's deals); a text search reads the matching deals themselves. Every card query is
+    an index range on (stage, expected_close_date, id), so the board costs about the same with
+    200 deals or 200,000.
     """
     stages = list(pipeline.stages.order_by("position", "id"))
+    queryset = filter_opportunities(visible_opportunities(user), filters, user)
     in_pipeline = queryset.filter(pipeline=pipeline)
-    totals = {
-        row["stage_id"]: row
-        for row in in_pipeline.order_by()
-        .values("stage_id")
-        .annotate(
-            n=Count("id"),
-            total=Coalesce(Sum("amount"), ZERO),
-            weighted=Coalesce(
-                Sum(ExpressionWrapper(F("amount") * F("probability") / 100, output_field=MONEY)),
-                ZERO,
-            ),
+    if filters.q:
+        found = rollups.contributions(in_pipeline, only_deals=True)
+        totals = rollups.combine((key[3], sums) for key, sums in found.items())
+    else:
+        scope = _scope(user, filters, pipeline.pk)
+        edges = _edge_deals(
+            filter_opportunities(visible_opportunities(user), filters, user, period=False), scope.period
         )
-    }
+        edge_sums = rollups.contributions(edges.filter(pipeline=pipeline), only_deals=True) if edges is not None else {}
+        totals = rollups.combine(rollups.stage_totals(scope), ((key[3], sums) for key, sums in edge_sums.items()))
     columns = []
     for stage in stages:
-        row = totals.get(stage.pk)
-        count = row["n"] if row else 0
+        sums = totals.get(stage.pk, rollups.Sums())
         cards: list[Opportunity] = []
-        if count:
+        if sums.deals > 0 and cards_per_column:
             cards = list(
                 queryset.filter(stage=stage)
                 .select_related("account", "person", "owner")
@@ -191,9 +215,9 @@ def board_columns(
         columns.append(
             Column(
                 stage=stage,
-                count=count,
-                total=row["total"] if row else Decimal("0"),
-                weighted=row["weighted"] if row else Decimal("0"),
+                count=sums.deals,
+                total=sums.amount.quantize(CENT),
+                weighted=sums.weighted.quantize(CENT),
                 cards=cards,
             )
         )
@@ -220,102 +244,111 @@ class Forecast:
     by_region: list[dict[str, Any]]
 
 
-def _money_sums() -> dict[str, Any]:
-    """Open pipeline, weighted and committed amounts, and won amounts, as one aggregate's parts."""
-    open_ = Q(status=StageKind.OPEN)
-    return {
-        "pipeline": Coalesce(Sum("amount", filter=open_), ZERO),
-        "weighted": Coalesce(
-            Sum(ExpressionWrapper(F("amount") * F("probability") / 100, output_field=MONEY), filter=open_), ZERO
-        ),
-        "committed": Coalesce(Sum("amount", filter=open_ & Q(is_committed=True)), ZERO),
-        "won": Coalesce(Sum("amount", filter=Q(status=StageKind.WON)), ZERO),
-    }
-
-
-def _rows(values: Any) -> list[dict[str, Any]]:
-    """Plain dicts from a values() queryset (django-stubs types each as a fixed TypedDict)."""
-    return [dict(row) for row in values]
-
-
-def forecast(queryset: QuerySet[Opportunity]) -> Forecast:
-    """Every figure of the forecast page from a handful of GROUP BYs over the filtered deals.
+def forecast(user: User, filters: OpportunityFilters) -> Forecast:
+    """Every figure of the forecast page from the rollup (a few GROUP BYs over its rows).
 
     Months, owners and teams group by the expected close date; win rate, deal size and sales
-    cycle count the deals closed (won or lost) among them.
+    cycle count the deals closed (won or lost) among them. A text search, and the partial months
+    at the ends of a period, are summed from the deals themselves.
     """
-    base = queryset.order_by()
-    by_month = _rows(
-        base.filter(expected_close_date__isnull=False)
-        .annotate(month=TruncMonth("expected_close_date"))
-        .values("month")
-        .annotate(**_money_sums())
-        .order_by("month")
-    )
-    owners: Any = base.values("owner_id", "owner__username", "owner__first_name", "owner__last_name")
-    by_owner = sorted(_rows(owners.annotate(**_money_sums())), key=lambda row: -row["weighted"])
-    teams: Any = base.values("owner__team_id", "owner__team__name")
-    by_team = sorted(_rows(teams.annotate(**_money_sums())), key=lambda row: -row["weighted"])
-    closed = base.filter(status__in=[StageKind.WON, StageKind.LOST])
-    outcome = closed.aggregate(
-        won_count=Count("id", filter=Q(status=StageKind.WON)),
-        lost_count=Count("id", filter=Q(status=StageKind.LOST)),
-        won_amount=Coalesce(Sum("amount", filter=Q(status=StageKind.WON)), ZERO),
-        average_deal=Avg("amount", filter=Q(status=StageKind.WON)),
-        cycle=Avg(F("closed_at") - F("created_at"), filter=Q(status=StageKind.WON)),
-    )
-    won_count, lost_count = outcome["won_count"], outcome["lost_count"]
-    cycle = outcome["cycle"]
-    cycle_days = None
-    if cycle is not None:
-        cycle_days = cycle.total_seconds() / 86400 if isinstance(cycle, datetime.timedelta) else float(cycle) / 86.4e9
-    stage_days = _rows(
-        StageChange.objects.filter(opportunity__in=base.values("pk"), seconds_in_from_stage__isnull=False)
-        .order_by()
-        .values("from_stage_id", "from_stage__name", "from_stage__position")
-        .annotate(seconds=Avg("seconds_in_from_stage"), moves=Count("id"))
-        .order_by("from_stage__position")
-    )
-    for row in stage_days:
-        row["days"] = float(row["seconds"] or 0) / 86400
-    by_source = _rows(
-        base.values("source")
-        .annotate(
-            total=Count("id"),
-            won=Count("id", filter=Q(status=StageKind.WON)),
-            lost=Count("id", filter=Q(status=StageKind.LOST)),
-            won_amount=Coalesce(Sum("amount", filter=Q(status=StageKind.WON)), ZERO),
+    queryset = filter_opportunities(visible_opportunities(user), filters, user)
+    if filters.q:
+        sums = rollups.ForecastSums()
+        sums.add_contributions(rollups.contributions(queryset))
+    else:
+        scope = _scope(user, filters, filters.pipeline)
+        sums = rollups.forecast_sums(scope)
+        edges = _edge_deals(
+            filter_opportunities(visible_opportunities(user), filters, user, period=False), scope.period
         )
-        .order_by("-total")
-    )
-    first_region = Address.objects.filter(account=OuterRef("account_id")).order_by("id").values("region")[:1]
-    by_region = _rows(
-        base.annotate(region=Coalesce(Subquery(first_region), Value("")))
-        .values("region")
-        .annotate(
-            total=Count("id"),
-            won=Count("id", filter=Q(status=StageKind.WON)),
-            lost=Count("id", filter=Q(status=StageKind.LOST)),
-            won_amount=Coalesce(Sum("amount", filter=Q(status=StageKind.WON)), ZERO),
+        if edges is not None:
+            sums.add_contributions(rollups.contributions(edges))
+    return _finish(sums)
+
+
+def _money_row(values: list[Decimal]) -> dict[str, Decimal]:
+    pipeline, weighted, committed, won = (value.quantize(CENT) for value in values)
+    return {"pipeline": pipeline, "weighted": weighted, "committed": committed, "won": won}
+
+
+def _conversion_rows(table: dict[str, list[Decimal]], key: str) -> list[dict[str, Any]]:
+    rows = []
+    for value, (total, won, lost, won_amount) in table.items():
+        decided = int(won + lost)
+        rows.append(
+            {
+                key: value,
+                "total": int(total),
+                "won": int(won),
+                "lost": int(lost),
+                "won_amount": won_amount.quantize(CENT),
+                "win_rate": int(won) / decided if decided else None,
+            }
         )
-        .order_by("-total")
-    )
-    for row in (*by_source, *by_region):
-        decided = row["won"] + row["lost"]
-        row["win_rate"] = row["won"] / decided if decided else None
+    return sorted(rows, key=lambda row: (-row["total"], row[key]))
+
+
+def _finish(sums: rollups.ForecastSums) -> Forecast:
+    by_month = [{"month": month, **_money_row(values)} for month, values in sorted(sums.months.items())]
+    users: dict[int, dict[str, Any]] = {
+        row["pk"]: dict(row)
+        for row in User.objects.filter(pk__in=[key for key in sums.owners if key]).values(
+            "pk", "username", "first_name", "last_name", "team_id", "team__name"
+        )
+    }
+    by_owner = []
+    teams: dict[int | None, dict[str, Any]] = {}
+    for key, values in sums.owners.items():
+        person = users.get(key, {})
+        by_owner.append(
+            {
+                "owner_id": key or None,
+                "owner__username": person.get("username"),
+                "owner__first_name": person.get("first_name"),
+                "owner__last_name": person.get("last_name"),
+                **_money_row(values),
+            }
+        )
+        team = teams.setdefault(
+            person.get("team_id"),
+            {"owner__team_id": person.get("team_id"), "owner__team__name": person.get("team__name"), "money": []},
+        )
+        team["money"].append(values)
+    by_team = []
+    for team in teams.values():
+        parts = team.pop("money")
+        money = [sum((values[i] for values in parts), Decimal("0")) for i in range(4)]
+        by_team.append({**team, **_money_row(money)})
+    stage_names = {stage.pk: stage for stage in Stage.objects.filter(pk__in=list(sums.stages)).only("name", "position")}
+    stage_days = []
+    for stage_id, (microseconds, moves) in sums.stages.items():
+        stage = stage_names.get(stage_id)
+        seconds = microseconds / 1e6 / moves if moves else 0.0
+        stage_days.append(
+            {
+                "from_stage_id": stage_id,
+                "from_stage__name": stage.name if stage else "",
+                "from_stage__position": stage.position if stage else 0,
+                "seconds": seconds,
+                "moves": moves,
+                "days": seconds / 86400,
+            }
+        )
+    stage_days.sort(key=lambda row: (row["from_stage__position"], row["from_stage_id"]))
+    won, lost = sums.won_count, sums.lost_count
     return Forecast(
         by_month=by_month,
-        by_owner=by_owner,
-        by_team=by_team,
-        won_count=won_count,
-        lost_count=lost_count,
-        won_amount=outcome["won_amount"],
-        win_rate=won_count / (won_count + lost_count) if won_count + lost_count else None,
-        average_deal=outcome["average_deal"],
-        cycle_days=cycle_days,
+        by_owner=sorted(by_owner, key=lambda row: -row["weighted"]),
+        by_team=sorted(by_team, key=lambda row: -row["weighted"]),
+        won_count=won,
+        lost_count=lost,
+        won_amount=sums.won_amount.quantize(CENT),
+        win_rate=won / (won + lost) if won + lost else None,
+        average_deal=(sums.won_amount / won).quantize(CENT) if won else None,
+        cycle_days=sums.cycle_us / won / 86400e6 if won else None,
         stage_days=stage_days,
-        by_source=by_source,
-        by_region=by_region,
+        by_source=_conversion_rows(sums.sources, "source"),
+        by_region=_conversion_rows(sums.regions, "region"),
     )
 
 

@@ -62,6 +62,23 @@ def visible_q(user: Any, *, owner_field: str = "owner", team_field: str | None =
     return q
 
 
+def visible_owner_keys(user: Any) -> list[int] | None:
+    """The owners whose records `user` sees, 0 standing for the shared pool; None for every owner.
+
+    The same rule as `visible_q`, for tables that keep sums per owner (the sales board's rollup)
+    rather than rows that point at an owner.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    if user.is_admin or user.role in READ_ALL_ROLES:
+        return None
+    keys = [user.pk, 0]
+    if user.role == StaffRole.SALES_MANAGER:
+        members = User.objects.filter(team_id__in=managed_team_ids(user)).exclude(pk=user.pk)
+        keys.extend(members.values_list("pk", flat=True))
+    return keys
+
+
 def editable_q(user: Any, *, owner_field: str = "owner", team_field: str | None = None) -> Q:
     """A filter selecting the records `user` may change (pool records are claimed, not edited)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:

@@ -61,7 +61,24 @@ def _postgres_url() -> str | None:
     return url if url.startswith(("postgres://", "postgresql://")) else None
 
 
-@pytest.fixture(params=["sqlite", "duckdb", "postgres"])
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local Spark session (Spark in local mode, no cluster): the engine's big-data backend."""
+    pyspark_sql = pytest.importorskip("pyspark.sql", reason="Spark runs where the `spark` extra is installed")
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[1]")
+        .appName("guanxi-engine-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(params=["sqlite", "duckdb", "postgres", "spark"])
 def orders(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The ORDERS loaded into a table of the backend, as an Ibis table."""
     data = {
@@ -75,6 +92,8 @@ def orders(request: pytest.FixtureRequest) -> Iterator[Any]:
         con = ibis.sqlite.connect()
     elif request.param == "duckdb":
         con = ibis.duckdb.connect()
+    elif request.param == "spark":
+        con = ibis.pyspark.connect(request.getfixturevalue("spark"))
     else:
         url = _postgres_url()
         if url is None:
@@ -82,7 +101,8 @@ def orders(request: pytest.FixtureRequest) -> Iterator[Any]:
         con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
     table = con.create_table(name, ibis.memtable(data, schema=schema), temp=request.param == "postgres")
     yield table  # in-memory and temporary tables go with the connection
-    con.disconnect()
+    if request.param != "spark":  # disconnecting would stop the Spark session the other tests share
+        con.disconnect()
 
 
 def _rows(expr: Any) -> list[tuple[Any, ...]]:

@@ -1,5 +1,6 @@
 """The lead's way in a real browser: a visitor fills the public web form, the rep finds the lead
-in the list, qualifies it and converts it with an opportunity."""
+in the list, qualifies it and converts it with an opportunity, drags that opportunity across the
+board to won and sees the forecast count it."""
 
 import re
 import shutil
@@ -78,4 +79,18 @@ def test_web_form_to_converted_lead(transactional_db: None, live_server: Any, br
     assert lead.status == "converted"
     assert lead.converted_opportunity is not None
     assert lead.converted_opportunity.name == "Lens order"
+
+    deal = lead.converted_opportunity
+    page.goto(f"{base}/sales/forecast/")
+    expect(page.locator("#stat-won-amount")).to_have_text("0")
+    page.goto(f"{base}/sales/board/{deal.pipeline_id}/")
+    for stage in deal.pipeline.stages.order_by("position"):
+        page.drag_and_drop(f'.board-card[data-id="{deal.pk}"]', f'.board-column[data-stage="{stage.pk}"]')
+        expect(page.locator(f'.board-column[data-stage="{stage.pk}"] .board-card[data-id="{deal.pk}"]')).to_be_visible()
+        if stage.kind == "won":
+            break
+    expect(page.locator(".board-column[data-kind=won] .column-total")).to_have_text("25,000")
+    page.goto(f"{base}/sales/forecast/")
+    expect(page.locator("#stat-won-amount")).to_have_text("25,000")
+    expect(page.locator("#stat-win-rate")).to_have_text("100%")
     context.close()

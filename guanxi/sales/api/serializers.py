@@ -131,6 +131,7 @@ class OpportunitySerializer(serializers.ModelSerializer[Opportunity]):
             "expected_close_date",
             "owner",
             "source",
+            "region",
             "next_step",
             "description",
             "lost_reason",
@@ -172,6 +173,7 @@ class OpportunityInputSerializer(StrictInputMixin, serializers.Serializer[Any]):
     source = serializers.CharField(
         max_length=20, required=False, allow_blank=True, help_text=f"e.g. {', '.join(Source.values)}"
     )  # type: ignore[assignment]
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
     next_step = serializers.CharField(max_length=255, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     contacts = OpportunityContactInputSerializer(many=True, required=False)

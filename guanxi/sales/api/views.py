@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -233,13 +234,22 @@ class OpportunityViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         )
         return Response(OpportunityContactSerializer(contact).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None})
-    @action(detail=True, methods=["delete"], url_path=r"contacts/(?P<contact_id>\d+)")
-    def remove_contact(self, request: Request, pk: str, contact_id: str) -> Response:
+    @extend_schema(methods=["DELETE"], responses={204: None})
+    @extend_schema(
+        methods=["PATCH"], request=OpportunityContactInputSerializer, responses={200: OpportunityContactSerializer}
+    )
+    @action(detail=True, methods=["patch", "delete"], url_path=r"contacts/(?P<contact_id>\d+)")
+    def contact(self, request: Request, pk: str, contact_id: str) -> Response:
+        """PATCH changes a contact's role or whether they are the primary contact; DELETE unlinks them."""
         opportunity = self.get_object()
         contact = get_object_or_404(OpportunityContact, pk=int(contact_id), opportunity=opportunity)
-        services.remove_contact(actor_of(request), contact)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        if request.method == "DELETE":
+            services.remove_contact(actor_of(request), contact)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        serializer = OpportunityContactInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        contact = services.update_contact(actor_of(request), contact, serializer.validated_data)
+        return Response(OpportunityContactSerializer(contact).data)
 
     @extend_schema(methods=["GET"], responses=OpportunityLineSerializer(many=True))
     @extend_schema(methods=["POST"], request=OpportunityLineInputSerializer, responses={201: OpportunityLineSerializer})
@@ -254,13 +264,22 @@ class OpportunityViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         line = services.add_line(actor_of(request), opportunity, serializer.validated_data)
         return Response(OpportunityLineSerializer(line).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None})
-    @action(detail=True, methods=["delete"], url_path=r"lines/(?P<line_id>\d+)")
-    def remove_line(self, request: Request, pk: str, line_id: str) -> Response:
+    @extend_schema(methods=["DELETE"], responses={204: None})
+    @extend_schema(
+        methods=["PATCH"], request=OpportunityLineInputSerializer, responses={200: OpportunityLineSerializer}
+    )
+    @action(detail=True, methods=["patch", "delete"], url_path=r"lines/(?P<line_id>\d+)")
+    def line(self, request: Request, pk: str, line_id: str) -> Response:
+        """PATCH changes a line (the deal's amount follows); DELETE removes it."""
         opportunity = self.get_object()
         line = get_object_or_404(OpportunityLine, pk=int(line_id), opportunity=opportunity)
-        services.remove_line(actor_of(request), line)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        if request.method == "DELETE":
+            services.remove_line(actor_of(request), line)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        serializer = OpportunityLineInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        line = services.update_line(actor_of(request), line, serializer.validated_data)
+        return Response(OpportunityLineSerializer(line).data)
 
     @extend_schema(methods=["GET"], responses=CompetitorOfferSerializer(many=True))
     @extend_schema(methods=["POST"], request=CompetitorOfferInputSerializer, responses={201: CompetitorOfferSerializer})
@@ -279,13 +298,27 @@ class OpportunityViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         )
         return Response(CompetitorOfferSerializer(row).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None})
-    @action(detail=True, methods=["delete"], url_path=r"competitors/(?P<competitor_id>\d+)")
-    def remove_competitor(self, request: Request, pk: str, competitor_id: str) -> Response:
+    @extend_schema(methods=["DELETE"], responses={204: None})
+    @extend_schema(
+        methods=["PATCH"], request=CompetitorOfferInputSerializer, responses={200: CompetitorOfferSerializer}
+    )
+    @action(detail=True, methods=["patch", "delete"], url_path=r"competitors/(?P<competitor_id>\d+)")
+    def competitor(self, request: Request, pk: str, competitor_id: str) -> Response:
+        """PATCH changes a competitor's offer or amount; DELETE takes them out of the deal."""
         opportunity = self.get_object()
         row = get_object_or_404(CompetitorOffer, pk=int(competitor_id), opportunity=opportunity)
-        services.remove_competitor(actor_of(request), row)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        if request.method == "DELETE":
+            services.remove_competitor(actor_of(request), row)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        serializer = CompetitorOfferInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "competitor" in data:
+            raise exceptions.ValidationError(
+                {"competitor": [_("Remove this competitor and add the other one instead.")]}
+            )
+        row = services.update_competitor(actor_of(request), row, data)
+        return Response(CompetitorOfferSerializer(row).data)
 
 
 @extend_schema_view(

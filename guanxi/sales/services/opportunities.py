@@ -22,7 +22,8 @@ from guanxi.commerce.services import price_for
 from guanxi.core.history import bulk_record_changes, diff, record_change, snapshot
 from guanxi.core.models import ChangeAction
 from guanxi.customers import services as customer_services
-from guanxi.customers.models import Account, AccountKind, Person
+from guanxi.customers.models import Account, AccountKind, Address, Person
+from guanxi.sales import rollups
 from guanxi.sales.models import (
     CompetitorOffer,
     ContactRole,
@@ -49,6 +50,7 @@ OPPORTUNITY_FIELDS = (
     "expected_close_date",
     "owner",
     "source",
+    "region",
     "next_step",
     "description",
 )
@@ -276,7 +278,8 @@ def update_stage(actor: User, stage: Stage, data: Mapping[str, Any]) -> Stage:
         if stage.kind == StageKind.LOST and stage.opportunities.exists():
             raise ValidationError({"kind": [_("Move this stage's deals before making it a lost stage.")]})
         closed_at = timezone.now() if stage.kind != StageKind.OPEN else None
-        stage.opportunities.update(status=stage.kind, closed_at=closed_at)
+        with rollups.kept(Opportunity.objects.filter(stage=stage)):
+            stage.opportunities.update(status=stage.kind, closed_at=closed_at)
     _check_pipeline_stages(stage.pipeline)
     record_change(stage, actor=actor, action=ChangeAction.UPDATE, changes=diff(before, snapshot(stage, STAGE_FIELDS)))
     return stage
@@ -360,12 +363,20 @@ def clean_line(
     return line
 
 
-def _refresh_amount_from_lines(opportunity: Opportunity) -> None:
-    """A deal with line items is worth their sum; one without keeps the amount typed in."""
+def _refresh_amount_from_lines(opportunity: Opportunity, *, counted: bool = True) -> None:
+    """A deal with line items is worth their sum; one without keeps the amount typed in.
+
+    `counted`: the deal is in the board's sums already (not while it is being created).
+    """
     total = opportunity.lines.aggregate(total=Sum("line_total"))["total"]
     if total is not None and total != opportunity.amount:
         opportunity.amount = total
-        Opportunity.objects.filter(pk=opportunity.pk).update(amount=total)
+        deal = Opportunity.objects.filter(pk=opportunity.pk)
+        if counted:
+            with rollups.kept(deal):
+                deal.update(amount=total)
+        else:
+            deal.update(amount=total)
 
 
 def _won(opportunity: Opportunity, at: datetime) -> None:
@@ -417,6 +428,8 @@ def create_opportunity(
     opportunity.currency = (opportunity.currency or "CNY").upper()
     _check_owner(actor, opportunity.owner)
     _check_customer(actor, opportunity)
+    if not fields.get("region") and opportunity.account_id:
+        opportunity.region = _account_region(opportunity.account_id)
     _full_clean(opportunity, exclude=["account", "person", "pipeline", "stage", "owner", "created_by"])
     clean_lines = [clean_line(line, index=i) for i, line in enumerate(lines)]
     opportunity.save()
@@ -428,15 +441,22 @@ def create_opportunity(
         line.position = position
     OpportunityLine.objects.bulk_create(clean_lines)
     if clean_lines and "amount" not in fields:
-        _refresh_amount_from_lines(opportunity)
+        _refresh_amount_from_lines(opportunity, counted=False)
     for contact in contacts:
         _add_contact(opportunity, actor, **_contact_kwargs(contact))
     if stage.kind == StageKind.WON:
         _won(opportunity, now)
+    rollups.include(Opportunity.objects.filter(pk=opportunity.pk))
     record_change(
         opportunity, actor=actor, action=ChangeAction.CREATE, changes=diff({}, _opportunity_snapshot(opportunity))
     )
     return opportunity
+
+
+def _account_region(account_id: int) -> str:
+    """The region of the account's first address, as the forecast groups deals by it."""
+    region = Address.objects.filter(account_id=account_id).order_by("id").values_list("region", flat=True).first()
+    return region or ""
 
 
 @transaction.atomic
@@ -453,7 +473,8 @@ def update_opportunity(actor: User, opportunity: Opportunity, data: Mapping[str,
     if (opportunity.account_id, opportunity.person_id) != before_customer:
         _check_customer(actor, opportunity)
     _full_clean(opportunity, exclude=["account", "person", "pipeline", "stage", "owner", "created_by"])
-    opportunity.save()
+    with rollups.kept(Opportunity.objects.filter(pk=opportunity.pk)):
+        opportunity.save()
     record_change(
         opportunity,
         actor=actor,
@@ -490,17 +511,21 @@ def move_opportunity(
     opportunity.probability = stage.probability
     opportunity.stage_changed_at = now
     opportunity.closed_at = now if stage.kind != StageKind.OPEN else None
+    if stage.kind != StageKind.OPEN and opportunity.expected_close_date is None:
+        # A deal closed without a close date closes today, so the forecast counts it in this month.
+        opportunity.expected_close_date = timezone.localdate(now)
     opportunity.lost_reason = lost_reason if stage.kind == StageKind.LOST else ""
     opportunity.lost_note = lost_note[:255] if stage.kind == StageKind.LOST else ""
-    opportunity.save()
-    StageChange.objects.create(
-        opportunity=opportunity,
-        from_stage_id=from_stage_id,
-        to_stage=stage,
-        changed_at=now,
-        changed_by=actor if actor.pk else None,
-        seconds_in_from_stage=seconds_in_from_stage,
-    )
+    with rollups.kept(Opportunity.objects.filter(pk=opportunity.pk)):
+        opportunity.save()
+        StageChange.objects.create(
+            opportunity=opportunity,
+            from_stage_id=from_stage_id,
+            to_stage=stage,
+            changed_at=now,
+            changed_by=actor if actor.pk else None,
+            seconds_in_from_stage=seconds_in_from_stage,
+        )
     if stage.kind == StageKind.WON:
         _won(opportunity, now)
     record_change(
@@ -517,7 +542,8 @@ def move_opportunity(
 def delete_opportunity(actor: User, opportunity: Opportunity) -> None:
     _require_edit(actor, opportunity)
     record_change(opportunity, actor=actor, action=ChangeAction.DELETE, changes={}, note=opportunity.name)
-    opportunity.delete()
+    with rollups.kept(Opportunity.objects.filter(pk=opportunity.pk)):
+        opportunity.delete()
 
 
 @transaction.atomic
@@ -536,7 +562,9 @@ def bulk_assign_owner(actor: User, ids: Iterable[int], owner: User | None) -> in
         if row.owner_id != (owner.pk if owner else None)
     ]
     changed_ids = [pk for pk, _changes in entries]
-    Opportunity.objects.filter(pk__in=changed_ids).update(owner=owner, updated_at=timezone.now())
+    changed = Opportunity.objects.filter(pk__in=changed_ids)
+    with rollups.kept(changed):
+        changed.update(owner=owner, updated_at=timezone.now())
     bulk_record_changes(Opportunity, entries, actor=actor, note="bulk assign")
     return len(changed_ids)
 

@@ -123,6 +123,27 @@ def test_lines_and_competitors_endpoints(rep: User) -> None:
     customer = AccountFactory.create(owner=rep)
     bad = api.post(f"/api/opportunities/{deal.pk}/competitors/", {"competitor": customer.pk}, format="json")
     assert problem_fields(bad) == {"competitor"}
+    row_url = f"/api/opportunities/{deal.pk}/competitors/{competitor.json()['id']}/"
+    changed = api.patch(row_url, {"offer": "Free setup", "amount": "90.00"}, format="json")
+    assert (changed.json()["offer"], changed.json()["amount"]) == ("Free setup", "90.00")
+    assert problem_fields(api.patch(row_url, {"competitor": rival.pk}, format="json")) == {"competitor"}
+
+
+def test_contacts_and_lines_change_through_patch(rep: User, other_rep: User) -> None:
+    person = PersonFactory.create(owner=rep)
+    deal = OpportunityFactory.create(actor=rep, contacts=[{"person": person, "role": "buyer"}])
+    api = client_for(rep)
+    contact_id = deal.contacts.get().pk
+    contact_url = f"/api/opportunities/{deal.pk}/contacts/{contact_id}/"
+    assert client_for(other_rep).patch(contact_url, {"role": "user"}, format="json").status_code == 404
+    changed = api.patch(contact_url, {"role": "user", "is_primary": True}, format="json")
+    assert (changed.json()["role"], changed.json()["is_primary"]) == ("user", True)
+    assert problem_fields(api.patch(contact_url, {"role": "boss"}, format="json")) == {"role"}
+    line = api.post(f"/api/opportunities/{deal.pk}/lines/", {"description": "Box", "unit_price": "5"}, format="json")
+    line_url = f"/api/opportunities/{deal.pk}/lines/{line.json()['id']}/"
+    assert api.patch(line_url, {"quantity": "4"}, format="json").json()["line_total"] == "20.00"
+    assert api.get(f"/api/opportunities/{deal.pk}/").json()["amount"] == "20.00"
+    assert api.delete(contact_url).status_code == 204
 
 
 def test_pipelines_read_by_all_written_by_admins(rep: User, admin_user: User) -> None:

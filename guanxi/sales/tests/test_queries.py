@@ -26,12 +26,12 @@ def test_board_columns_count_and_sum_per_stage(rep: User) -> None:
     b = OpportunityFactory.create(actor=rep, amount=Decimal("300"), expected_close_date=datetime.date(2026, 1, 5))
     proposal = a.pipeline.stages.get(name="Proposal")
     services.move_opportunity(rep, a, proposal)
-    columns = queries.board_columns(a.pipeline, queries.visible_opportunities(rep))
+    columns = queries.board_columns(a.pipeline, rep, queries.OpportunityFilters())
     summary = [(c.stage.name, c.count, c.total, c.weighted) for c in columns]
     assert summary[0] == ("Qualification", 1, Decimal("300.00"), Decimal("30.00"))
     assert summary[2] == ("Proposal", 1, Decimal("100.00"), Decimal("50.00"))
     assert columns[0].cards == [b]
-    limited = queries.board_columns(a.pipeline, queries.visible_opportunities(rep), cards_per_column=0)
+    limited = queries.board_columns(a.pipeline, rep, queries.OpportunityFilters(), cards_per_column=0)
     assert limited[0].more == 1
 
 
@@ -50,7 +50,7 @@ def test_forecast_figures(rep: User) -> None:
     three = OpportunityFactory.create(actor=rep, amount=Decimal("200"), expected_close_date=datetime.date(2026, 4, 1))
     services.move_opportunity(rep, one, won)
     services.move_opportunity(rep, three, lost, lost_reason="price")
-    result = queries.forecast(queries.visible_opportunities(rep))
+    result = queries.forecast(rep, queries.OpportunityFilters())
     months = [(row["month"], row["pipeline"], row["weighted"], row["committed"], row["won"]) for row in result.by_month]
     assert [m[1:] for m in months] == [
         (Decimal("500.00"), Decimal("50.00"), Decimal("500.00"), Decimal("1000.00")),

@@ -165,6 +165,46 @@ def test_detail_adds_contacts_lines_competitors(client: Client, rep: User) -> No
     assert deal.amount == Decimal("200.00")
 
 
+def test_detail_edits_contact_roles_lines_and_competitor_offers(client: Client, rep: User, other_rep: User) -> None:
+    person = PersonFactory.create(owner=rep)
+    deal = OpportunityFactory.create(
+        actor=rep,
+        contacts=[{"person": person, "role": "buyer"}],
+        lines=[{"description": "Setup", "quantity": Decimal("2"), "unit_price": Decimal("100")}],
+    )
+    rival = AccountFactory.create(name="Rival", kind=AccountKind.COMPETITOR)
+    row = services.add_competitor(rep, deal, rival, offer="Cheaper", amount=Decimal("150"))
+    contact = deal.contacts.get()
+    line = deal.lines.get()
+    _login(client, other_rep)
+    assert client.post(reverse("sales:contact-edit", args=[contact.pk]), {"role": "user"}).status_code == 404
+    _login(client, rep)
+    page = client.get(reverse("sales:opportunity-detail", args=[deal.pk])).content.decode()
+    assert reverse("sales:line-edit", args=[line.pk]) in page
+    client.post(reverse("sales:contact-edit", args=[contact.pk]), {"role": "user", "is_primary": "on"})
+    client.post(
+        reverse("sales:line-edit", args=[line.pk]), {"quantity": "3", "unit_price": "90", "discount_percent": "0"}
+    )
+    client.post(reverse("sales:competitor-edit", args=[row.pk]), {"offer": "Free setup", "amount": "120"})
+    contact.refresh_from_db()
+    line.refresh_from_db()
+    row.refresh_from_db()
+    deal.refresh_from_db()
+    assert (contact.role, contact.is_primary) == ("user", True)
+    assert (line.quantity, line.unit_price, line.line_total, line.description) == (
+        Decimal("3.000"),
+        Decimal("90.00"),
+        Decimal("270.00"),
+        "Setup",
+    )
+    assert deal.amount == Decimal("270.00")
+    assert (row.offer, row.amount) == ("Free setup", Decimal("120.00"))
+    bad = client.post(reverse("sales:line-edit", args=[line.pk]), {"quantity": "-1"}, follow=True)
+    line.refresh_from_db()
+    assert line.quantity == Decimal("3.000")
+    assert "Quantity" in bad.content.decode()
+
+
 def test_move_form_and_json(client: Client, rep: User) -> None:
     deal = OpportunityFactory.create(actor=rep)
     lost = deal.pipeline.stages.get(kind=StageKind.LOST)

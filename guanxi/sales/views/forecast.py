@@ -26,8 +26,7 @@ def forecast(request: HttpRequest) -> HttpResponse:
     data.pop("stage", None)
     data.pop("status", None)
     filters = queries.OpportunityFilters.from_query(data)
-    queryset = queries.filter_opportunities(queries.visible_opportunities(user), filters, user)
-    result = queries.forecast(queryset)
+    result = queries.forecast(user, filters)
     pool = _("Shared pool")
     no_team = _("No team")
     for row in result.by_owner:

@@ -19,8 +19,23 @@ from guanxi.core.panels import render_panels
 from guanxi.customers.forms.common import add_service_errors, assignable_users
 from guanxi.customers.models import Source
 from guanxi.sales import services
-from guanxi.sales.forms import CompetitorForm, ContactForm, LineForm, MoveForm, OpportunityForm
-from guanxi.sales.models import CompetitorOffer, Opportunity, OpportunityContact, OpportunityLine, StageKind
+from guanxi.sales.forms import (
+    CompetitorEditForm,
+    CompetitorForm,
+    ContactEditForm,
+    ContactForm,
+    LineForm,
+    MoveForm,
+    OpportunityForm,
+)
+from guanxi.sales.models import (
+    CompetitorOffer,
+    ContactRole,
+    Opportunity,
+    OpportunityContact,
+    OpportunityLine,
+    StageKind,
+)
 from guanxi.sales.views.common import can_edit, get_opportunity, report_errors, request_user, safe_next
 
 
@@ -70,6 +85,7 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "lines": opportunity.lines.select_related("product"),
         "competitors": opportunity.competitors.select_related("competitor"),
         "contact_form": ContactForm(),
+        "contact_roles": ContactRole.choices,
         "line_form": LineForm(),
         "competitor_form": CompetitorForm(),
         "source_label": dict(Source.choices).get(opportunity.source, opportunity.source),
@@ -119,6 +135,7 @@ def opportunity_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "expected_close_date": opportunity.expected_close_date,
         "owner": opportunity.owner_id,
         "source": opportunity.source,
+        "region": opportunity.region,
         "next_step": opportunity.next_step,
         "description": opportunity.description,
     }
@@ -252,6 +269,22 @@ def contact_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(OpportunityContact, pk=pk)
+    _editable_opportunity(request, contact.opportunity_id)
+    form = ContactEditForm(request.POST)
+    if form.is_valid():
+        try:
+            services.update_contact(request_user(request), contact, form.cleaned_data)
+        except (ValidationError, PermissionDenied) as exc:
+            report_errors(request, exc)
+    else:
+        _flash_form_errors(request, form)
+    return redirect(reverse("sales:opportunity-detail", args=[contact.opportunity_id]) + "#contacts")
+
+
+@login_required
+@require_POST
 def line_add(request: HttpRequest, pk: int) -> HttpResponse:
     opportunity = _editable_opportunity(request, pk)
     form = LineForm(request.POST)
@@ -277,6 +310,23 @@ def line_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def line_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    line = get_object_or_404(OpportunityLine, pk=pk)
+    _editable_opportunity(request, line.opportunity_id)
+    form = LineForm(request.POST)
+    if form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+        try:
+            services.update_line(request_user(request), line, data)
+        except (ValidationError, PermissionDenied) as exc:
+            report_errors(request, exc)
+    else:
+        _flash_form_errors(request, form)
+    return redirect(reverse("sales:opportunity-detail", args=[line.opportunity_id]) + "#lines")
+
+
+@login_required
+@require_POST
 def competitor_add(request: HttpRequest, pk: int) -> HttpResponse:
     opportunity = _editable_opportunity(request, pk)
     form = CompetitorForm(request.POST)
@@ -294,6 +344,22 @@ def competitor_add(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         _flash_form_errors(request, form)
     return redirect(reverse("sales:opportunity-detail", args=[pk]) + "#competitors")
+
+
+@login_required
+@require_POST
+def competitor_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    row = get_object_or_404(CompetitorOffer, pk=pk)
+    _editable_opportunity(request, row.opportunity_id)
+    form = CompetitorEditForm(request.POST)
+    if form.is_valid():
+        try:
+            services.update_competitor(request_user(request), row, form.cleaned_data)
+        except (ValidationError, PermissionDenied) as exc:
+            report_errors(request, exc)
+    else:
+        _flash_form_errors(request, form)
+    return redirect(reverse("sales:opportunity-detail", args=[row.opportunity_id]) + "#competitors")
 
 
 @login_required
