@@ -36,7 +36,7 @@ from django.utils import timezone
 from guanxi.customers import duplicates as rules
 from guanxi.customers import queries
 from guanxi.customers.models import Account, EmailAddress, Person, PhoneNumber, Role
-from guanxi.dataio.models import DismissedPair, DuplicateCandidate, DuplicateSearch, JobStatus, Target
+from guanxi.dataio.models import CUSTOMER_TARGETS, DismissedPair, DuplicateCandidate, DuplicateSearch, JobStatus, Target
 from guanxi.staff.models import User
 
 MAX_BLOCK = 40
@@ -269,7 +269,7 @@ def find_and_store(
     command) a row is made here. The row is updated as the run goes, outside any transaction,
     so the page shows its progress; the pairs are written in one transaction at the end.
     """
-    if target not in Target.values:
+    if target not in CUSTOMER_TARGETS:
         raise ValueError(f"unknown target: {target}")
     if search is None:
         search = DuplicateSearch.objects.create(target=target)

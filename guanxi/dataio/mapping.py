@@ -24,7 +24,8 @@ class Field:
 
 PEOPLE = "person"
 ACCOUNTS = "account"
-TARGETS = (PEOPLE, ACCOUNTS)
+ORDERS = "order"
+TARGETS = (PEOPLE, ACCOUNTS, ORDERS)
 
 _PERSON_FIELDS = (
     Field(
@@ -141,11 +142,67 @@ _ACCOUNT_FIELDS = (
                                               "country/region", "国家", "国家/地区")),
 )  # fmt: skip
 
+# One file row is one order line. Every field but the line's own (SKU, description, quantity, unit
+# price, line discount, user) belongs to the order: its rows must agree on it, and the first row
+# that fills one sets it (see `services/importing_orders.py`).
+_ORDER_FIELDS = (
+    Field("external_id", gettext_lazy("Order reference"), ("order reference", "reference", "order id", "order no",
+                                                            "order number", "order", "external id", "订单号",
+                                                            "订单编号", "订单ID", "外部订单号", "平台订单号", "单号",
+                                                            "订单参考号")),
+    Field("ordered_at", gettext_lazy("Ordered at"), ("ordered at", "order date", "order time", "date", "purchase date",
+                                                    "created at", "下单时间", "下单日期", "订单日期", "订单时间",
+                                                    "成交时间", "购买日期", "日期", "创建时间")),
+    Field("buyer", gettext_lazy("Buyer (name, e-mail or phone)"), ("buyer", "customer", "customer name", "account",
+                                                                    "purchaser", "bill to", "采购人", "购买人", "买家",
+                                                                    "客户", "客户名称", "购买方", "下单人",
+                                                                    "买家会员名")),
+    Field("buyer_email", gettext_lazy("Buyer e-mail"), ("buyer email", "buyer e-mail", "customer email", "email",
+                                                        "e-mail", "购买人邮箱", "买家邮箱", "客户邮箱", "邮箱")),
+    Field("buyer_phone", gettext_lazy("Buyer phone"), ("buyer phone", "customer phone", "phone", "mobile",
+                                                      "购买人电话", "买家电话", "客户电话", "买家手机", "手机",
+                                                      "手机号", "联系电话", "电话")),
+    Field("buyer_account_id", gettext_lazy("Buyer account ID"), ("buyer account id", "account id", "企业客户ID",
+                                                                "购买人企业客户ID")),
+    Field("buyer_person_id", gettext_lazy("Buyer contact ID"), ("buyer contact id", "buyer person id", "contact id",
+                                                               "person id", "联系人ID", "购买人联系人ID")),
+    Field("sku", gettext_lazy("Product SKU"), ("sku", "product sku", "product code", "item code", "商品编码",
+                                              "产品编码", "产品SKU", "货号", "SKU编码", "商家编码", "产品编号")),
+    Field("description", gettext_lazy("Description"), ("description", "product", "product name", "item", "item name",
+                                                      "商品名称", "产品名称", "商品", "产品", "品名", "描述", "说明")),
+    Field("quantity", gettext_lazy("Quantity"), ("quantity", "qty", "数量", "购买数量", "件数")),
+    Field("unit_price", gettext_lazy("Unit price"), ("unit price", "price", "单价", "价格", "商品单价", "销售单价")),
+    Field("discount", gettext_lazy("Line discount"), ("line discount", "discount", "discount amount", "折扣",
+                                                     "优惠", "折扣金额", "优惠金额", "行折扣")),
+    Field("user", gettext_lazy("User (e-mail, phone or name)"), ("user", "recipient", "end user", "used by",
+                                                                "consignee", "使用人", "收货人", "使用者",
+                                                                "收货人手机", "收货人电话")),
+    Field("user_person_id", gettext_lazy("User contact ID"), ("user contact id", "user person id", "recipient id",
+                                                             "使用人ID", "使用人联系人ID")),
+    Field("currency", gettext_lazy("Currency"), ("currency", "币种", "货币")),
+    Field("channel", gettext_lazy("Channel"), ("channel", "sales channel", "渠道", "销售渠道")),
+    Field("status", gettext_lazy("Status"), ("status", "order status", "状态", "订单状态")),
+    Field("paid_amount", gettext_lazy("Paid amount"), ("paid amount", "paid", "amount paid", "payment", "实付",
+                                                      "实付金额", "已付金额", "付款金额", "回款金额", "回款",
+                                                      "已收金额", "已收", "已付")),
+    Field("payment_method", gettext_lazy("Payment method"), ("payment method", "paid by", "payment type", "支付方式",
+                                                            "付款方式", "回款方式")),
+    Field("note", gettext_lazy("Order note"), ("order note", "note", "notes", "comment", "remarks", "备注",
+                                              "订单备注", "买家留言")),
+)  # fmt: skip
+
+BUYER_FIELDS = ("buyer_account_id", "buyer_person_id", "buyer_email", "buyer_phone", "buyer")
 ATTRIBUTE_PREFIX = "attr:"
-REQUIRED_ANY = {PEOPLE: ("full_name", "family_name", "given_name"), ACCOUNTS: ("name",)}
+REQUIRED_ANY = {
+    PEOPLE: ("full_name", "family_name", "given_name"),
+    ACCOUNTS: ("name",),
+    ORDERS: ("external_id",),
+}
 
 
 def base_fields(target: str) -> tuple[Field, ...]:
+    if target == ORDERS:
+        return _ORDER_FIELDS
     return _PERSON_FIELDS if target == PEOPLE else _ACCOUNT_FIELDS
 
 
@@ -157,6 +214,8 @@ def fold(header: str) -> str:
 
 
 def attribute_definitions(target: str) -> list[AttributeDefinition]:
+    if target == ORDERS:
+        return []  # custom attributes are kept on customers, not on orders
     return list(AttributeDefinition.objects.filter(target=target).order_by("position", "key"))
 
 

@@ -14,6 +14,13 @@ from django.utils.translation import gettext_lazy as _
 class Target(models.TextChoices):
     ACCOUNT = "account", _("Accounts")
     PERSON = "person", _("People")
+    ORDER = "order", _("Orders")
+
+
+#: What exports, duplicate searches and merges work on: customer records. Orders are imported
+#: only (`commerce` lists and exports them itself), so they never reach those choices.
+CUSTOMER_TARGETS = (Target.ACCOUNT, Target.PERSON)
+CUSTOMER_TARGET_CHOICES = [(target.value, target.label) for target in CUSTOMER_TARGETS]
 
 
 class JobStatus(models.TextChoices):

@@ -24,7 +24,7 @@ from guanxi.core.api import KeysetCursorPagination, StrictInputMixin, problem_re
 from guanxi.customers import queries
 from guanxi.customers.api.common import actor_of
 from guanxi.customers.models import AccountKind, LifecycleStage, MarketSegment
-from guanxi.dataio.models import ExportJob, FileFormat, JobStatus, Target
+from guanxi.dataio.models import CUSTOMER_TARGET_CHOICES, ExportJob, FileFormat, JobStatus, Target
 from guanxi.dataio.services import exporting
 
 ACCOUNT_ONLY = ("market_segment", "kind")
@@ -59,7 +59,7 @@ class ExportFiltersSerializer(StrictInputMixin, serializers.Serializer[Any]):
 
 
 class ExportInputSerializer(StrictInputMixin, serializers.Serializer[Any]):
-    target = serializers.ChoiceField(choices=Target.choices)
+    target = serializers.ChoiceField(choices=CUSTOMER_TARGET_CHOICES)
     format = serializers.ChoiceField(choices=FileFormat.choices)
     filters = ExportFiltersSerializer(required=False)
 

@@ -146,7 +146,11 @@ class ImportJobDetailSerializer(ImportJobSerializer):
 
 class UploadSerializer(StrictInputMixin, serializers.Serializer[Any]):
     file = serializers.FileField(help_text="CSV (UTF-8, GBK/GB18030, Latin-1…), XLSX or vCard 3.0/4.0.")
-    target = serializers.ChoiceField(choices=Target.choices, help_text="What the rows are: accounts or people.")
+    target = serializers.ChoiceField(
+        choices=Target.choices,
+        help_text="What the rows are: accounts, people, or order lines (rows sharing an order reference make one "
+        "order; only staff who take orders may import them).",
+    )
 
 
 class MappingInputSerializer(StrictInputMixin, serializers.Serializer[Any]):
@@ -214,7 +218,7 @@ PAGING = [
     retrieve=extend_schema(responses=ImportJobDetailSerializer),
 )
 class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
-    """Imports of accounts and people: upload → mapping → check (dry run) → run."""
+    """Imports of accounts, people and orders: upload → mapping → check (dry run) → run."""
 
     serializer_class = ImportJobSerializer
     permission_classes = [permissions.IsAuthenticated, CanImport]
@@ -229,6 +233,13 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         if getattr(self, "swagger_fake_view", False):
             return ImportJob.objects.none()
         return importing.visible_import_jobs(actor_of(self.request))
+
+    def get_object(self) -> ImportJob:
+        """The job; an orders import is closed (403) to whoever may not take orders, as the shop feed is."""
+        job: ImportJob = super().get_object()
+        if job.target == Target.ORDER:
+            importing.require_order_importer(actor_of(self.request))
+        return job
 
     def render(self, job: ImportJob, status_code: int = status.HTTP_200_OK) -> Response:
         data = ImportJobDetailSerializer(job, context=self.get_serializer_context()).data

@@ -12,7 +12,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.customers import queries
-from guanxi.dataio.models import FileFormat, Target
+from guanxi.dataio.models import CUSTOMER_TARGET_CHOICES, FileFormat
 from guanxi.dataio.services.exporting import ExportSpec
 
 MAX_QUERY_LENGTH = 4000
@@ -26,7 +26,7 @@ def spec_from_query(target: str, query: QueryDict) -> ExportSpec:
 
 
 class ExportForm(forms.Form):
-    target = forms.ChoiceField(label=_("Record type"), choices=Target.choices)
+    target = forms.ChoiceField(label=_("Record type"), choices=CUSTOMER_TARGET_CHOICES)
     format = forms.ChoiceField(label=_("Format"), choices=FileFormat.choices, widget=forms.RadioSelect)
     query = forms.CharField(required=False, max_length=MAX_QUERY_LENGTH, widget=forms.HiddenInput)
 

@@ -59,6 +59,13 @@ class MappingForm(forms.Form):
     def __init__(self, data: Any = None, *, job: ImportJob, fields: list[tuple[str, str]]) -> None:
         super().__init__(data, initial={"mode": job.mode, "on_duplicate": job.on_duplicate})
         self.job = job
+        if job.target == Target.ORDER:
+            # An order imported before is always skipped (its reference is its external id).
+            self.fields["on_duplicate"] = forms.ChoiceField(
+                choices=[(DuplicatePolicy.SKIP.value, DuplicatePolicy.SKIP.label)],
+                widget=forms.HiddenInput,
+                initial=DuplicatePolicy.SKIP,
+            )
         choices = [("", _("— ignore this column —")), *fields]
         known = {key for key, _label in fields}
         for index, column in enumerate(job.columns):

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.models import AttributeDefinition
-from guanxi.dataio.models import Target
+from guanxi.dataio.models import CUSTOMER_TARGET_CHOICES, Target
 from guanxi.dataio.services.merging import ATTRIBUTE_PREFIX, Party, merge_fields
 
 KEEP = "survivor"
@@ -99,7 +99,7 @@ class MergeForm(forms.Form):
 
 
 class PairForm(forms.Form):
-    target = forms.ChoiceField(choices=Target.choices)
+    target = forms.ChoiceField(choices=CUSTOMER_TARGET_CHOICES)
     first = forms.IntegerField(min_value=1)
     second = forms.IntegerField(min_value=1)
 

@@ -42,7 +42,7 @@ from guanxi.core.models import AttributeDefinition, AttributeType
 from guanxi.core.pagination import capped_count, keyset_page, parse_ordering
 from guanxi.customers import queries
 from guanxi.customers.models import Account, Address, Person, PhoneNumber
-from guanxi.dataio.models import ExportJob, FileFormat, JobStatus, Target
+from guanxi.dataio.models import CUSTOMER_TARGETS, ExportJob, FileFormat, JobStatus, Target
 from guanxi.dataio.writers import Card, ContactPoint, CsvWriter, PostalAddress, VCardWriter, XlsxWriter
 from guanxi.staff.models import User
 
@@ -440,7 +440,7 @@ def _check(actor: User, target: str, file_format: str) -> None:
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise PermissionDenied(_("Sign in to export."))
     errors: dict[str, list[str]] = {}
-    if target not in Target.values:
+    if target not in CUSTOMER_TARGETS:
         errors["target"] = [_("Choose accounts or people.")]
     if file_format not in FileFormat.values:
         errors["file_format"] = [_("Choose CSV, XLSX or vCard.")]

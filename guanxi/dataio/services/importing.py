@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -37,6 +37,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from guanxi.commerce import services as commerce
 from guanxi.core.attributes import MAX_TEXT_LENGTH
 from guanxi.core.attributes import _coerce as coerce_attribute  # the one typed-value rule, applied per cell
 from guanxi.core.models import AttributeDefinition
@@ -121,10 +122,22 @@ def _require_importer(actor: User) -> None:
         raise PermissionDenied(_("You may not import records."))
 
 
+def can_import_orders(user: Any) -> bool:
+    """The shop feed's own rule (`POST /api/orders/bulk/`): whoever may take orders may import them."""
+    return commerce.can_write_orders(user)
+
+
+def require_order_importer(user: Any) -> None:
+    if not can_import_orders(user):
+        raise PermissionDenied(_("You may not import orders: only staff who take orders may."))
+
+
 def _require_job(actor: User, job: ImportJob) -> None:
     _require_importer(actor)
     if not (actor.is_admin or job.created_by_id == actor.pk):
         raise PermissionDenied(_("You may not see this import."))
+    if job.target == Target.ORDER:
+        require_order_importer(actor)
 
 
 def visible_import_jobs(user: User) -> QuerySet[ImportJob]:
@@ -146,11 +159,11 @@ def is_skipped(problem: ImportProblem) -> bool:
 
 def _target(target: str) -> str:
     if target not in Target.values:
-        raise ValidationError({"target": [_("Choose accounts or people.")]})
+        raise ValidationError({"target": [_("Choose accounts, people or orders.")]})
     return target
 
 
-def _job_path(job: ImportJob) -> Path:
+def job_path(job: ImportJob) -> Path:
     return Path(settings.DATA_DIR) / job.stored_path
 
 
@@ -158,6 +171,8 @@ def start_import(actor: User, upload: UploadedFile[Any] | IO[bytes], file_name: 
     """Store the file, read its header and suggest a mapping; ValidationError if it cannot be read."""
     _require_importer(actor)
     _target(target)
+    if target == Target.ORDER:
+        require_order_importer(actor)
     suffix = Path(file_name).suffix.lower()[:10]
     relative = f"{IMPORT_DIR}/{uuid.uuid4().hex}{suffix if re.fullmatch(r'\.[a-z0-9]+', suffix) else ''}"
     path = Path(settings.DATA_DIR) / relative
@@ -241,7 +256,11 @@ def set_mapping(
             ]
         elif key:
             used[key] = column
-    if not errors and not set(used) & set(mapping_rules.REQUIRED_ANY[job.target]):
+    if not errors and job.target == Target.ORDER:
+        errors.update(_check_order_mapping(set(used)))
+        if on_duplicate == DuplicatePolicy.UPDATE:
+            errors["on_duplicate"] = [_("An order imported before is skipped; orders are never updated by an import.")]
+    elif not errors and not set(used) & set(mapping_rules.REQUIRED_ANY[job.target]):
         if job.target == Target.PERSON:
             errors["mapping"] = [_("Map a column to the name, the family name or the given name.")]
         else:
@@ -269,6 +288,18 @@ def set_mapping(
             target=job.target, name=save_as, defaults={"mapping": job.mapping, "created_by": actor}
         )
     return job
+
+
+def _check_order_mapping(used: set[str]) -> dict[str, list[str]]:
+    """What an orders mapping lacks: the reference, a buyer, and what each line is."""
+    errors: list[str] = []
+    if "external_id" not in used:
+        errors.append(_("Map a column to the order reference: it groups the rows into orders."))
+    if not used & set(mapping_rules.BUYER_FIELDS):
+        errors.append(_("Map a column to the buyer: a name, an e-mail, a phone or an ID."))
+    if not used & {"sku", "description"}:
+        errors.append(_("Map a column to the product SKU or to the description."))
+    return {"mapping": errors} if errors else {}
 
 
 @transaction.atomic
@@ -366,7 +397,7 @@ def parse_date(value: str) -> datetime.date:
     raise ValueError(text)
 
 
-def _choice_index(choices: list[tuple[str, Any]], extra: dict[str, str] | None = None) -> dict[str, str]:
+def choice_index(choices: list[tuple[str, Any]], extra: dict[str, str] | None = None) -> dict[str, str]:
     """Lower-cased value, English label and Chinese label → stored value."""
     index: dict[str, str] = {}
     for value, label in choices:
@@ -418,19 +449,19 @@ class RowChecker:
             for name in (user.username, user.email, str(user), user.get_full_name()):
                 if name:
                     self.users.setdefault(name.casefold(), user)
-        self.stages = _choice_index(LifecycleStage.choices)
-        self.sources = _choice_index(Source.choices)
-        self.languages = _choice_index(
+        self.stages = choice_index(LifecycleStage.choices)
+        self.sources = choice_index(Source.choices)
+        self.languages = choice_index(
             list(settings.LANGUAGES),
             {"zh": "zh-hans", "zh-cn": "zh-hans", "chinese": "zh-hans", "中文": "zh-hans", "汉语": "zh-hans",
              "english": "en", "英文": "en", "英语": "en", "en-us": "en", "en-gb": "en"},
         )  # fmt: skip
-        self.channels = _choice_index(Channel.choices, {"e-mail": "email", "微信": "wechat", "短信": "sms"})
-        self.kinds = _choice_index(AccountKind.choices)
-        self.org_types = _choice_index(OrganisationType.choices)
-        self.segments = _choice_index(MarketSegment.choices)
-        self.grades = _choice_index(Grade.choices)
-        self.statuses = _choice_index(AccountStatus.choices)
+        self.channels = choice_index(Channel.choices, {"e-mail": "email", "微信": "wechat", "短信": "sms"})
+        self.kinds = choice_index(AccountKind.choices)
+        self.org_types = choice_index(OrganisationType.choices)
+        self.segments = choice_index(MarketSegment.choices)
+        self.grades = choice_index(Grade.choices)
+        self.statuses = choice_index(AccountStatus.choices)
         self.url_validator = URLValidator()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -782,12 +813,24 @@ class _RejectedError(Exception):
 
 
 @dataclass
-class _Counters:
+class Counters:
     created: int = 0
     updated: int = 0
     skipped: int = 0
     rejected: int = 0
     processed: int = 0
+
+
+class _Pass(Protocol):
+    """What `_pass` needs of a run: `_Run` (accounts, people) and `importing_orders.OrderRun`."""
+
+    counters: Counters
+    progress: Callable[[ImportJob], None] | None
+    write: bool
+
+    def batches(self) -> Iterator[list[readers.Row]]: ...
+
+    def process(self, rows: list[readers.Row]) -> list[Outcome]: ...
 
 
 class _Run:
@@ -806,11 +849,11 @@ class _Run:
         self.seen: dict[tuple[str, str], int] = {}  # (kind, value) -> line of the first row with it
         self.seen_existing: dict[int, int] = {}  # existing record id -> line that matched it
         self.companies: dict[str, int | None] = {}  # account name -> id (None: created in a dry run)
-        self.counters = _Counters()
+        self.counters = Counters()
         self.note = f"import {job.pk}"
 
     def batches(self) -> Iterator[list[readers.Row]]:
-        reader = readers.open_reader(_job_path(self.job), self.job.file_format, self.job.encoding)
+        reader = readers.open_reader(job_path(self.job), self.job.file_format, self.job.encoding)
         batch: list[readers.Row] = []
         for row in reader.rows():
             batch.append(row)
@@ -1056,7 +1099,7 @@ def _cancel_requested(job: ImportJob) -> bool:
     return bool(ImportJob.objects.filter(pk=job.pk).values_list("cancel_requested", flat=True).first())
 
 
-def _save_progress(job: ImportJob, run: _Run) -> None:
+def _save_progress(job: ImportJob, run: _Pass) -> None:
     c = run.counters
     job.processed, job.created_count, job.updated_count = c.processed, c.created, c.updated
     job.skipped_count, job.rejected_count = c.skipped, c.rejected
@@ -1075,7 +1118,16 @@ def _finish(job: ImportJob, status: str, stage: str | None = None, error: str = 
     return job
 
 
-def _pass(job: ImportJob, run: _Run, *, per_batch_transaction: bool, honour_cancel: bool = True) -> None:
+def _new_run(job: ImportJob, actor: User, *, write: bool, progress: Callable[[ImportJob], None] | None = None) -> _Pass:
+    if job.target == Target.ORDER:
+        # Imported here: the orders module builds on this one (its cells, outcomes and batches).
+        from guanxi.dataio.services.importing_orders import OrderRun
+
+        return OrderRun(job, actor, write=write, progress=progress)
+    return _Run(job, actor, write=write, progress=progress)
+
+
+def _pass(job: ImportJob, run: _Pass, *, per_batch_transaction: bool, honour_cancel: bool = True) -> None:
     for rows in run.batches():
         if honour_cancel and _cancel_requested(job):
             raise _CancelledError
@@ -1086,7 +1138,7 @@ def _pass(job: ImportJob, run: _Run, *, per_batch_transaction: bool, honour_canc
             _batch(job, run, rows)
 
 
-def _batch(job: ImportJob, run: _Run, rows: list[readers.Row]) -> None:
+def _batch(job: ImportJob, run: _Pass, rows: list[readers.Row]) -> None:
     outcomes = run.process(rows)
     problems, rejected, skipped = _problems(job, outcomes)
     ImportProblem.objects.bulk_create(problems, batch_size=1000)
@@ -1116,14 +1168,14 @@ def run_import(job_id: int, *, dry_run: bool, progress: Callable[[ImportJob], No
     job.finished_at = None
     job.error = ""
     job.save(update_fields=["status", "dry_run", "started_at", "finished_at", "error"])
-    check = _Run(job, actor, write=False, progress=progress)
+    check = _new_run(job, actor, write=False, progress=progress)
     _save_progress(job, check)
     try:
         if dry_run:
             _pass(job, check, per_batch_transaction=False)
             return _finish(job, JobStatus.DONE, ImportStage.CHECKED)
         if job.mode == ImportMode.GOOD_ROWS:
-            run = _Run(job, actor, write=True, progress=progress)
+            run = _new_run(job, actor, write=True, progress=progress)
             try:
                 _pass(job, run, per_batch_transaction=True)
             except _CancelledError:
@@ -1145,7 +1197,7 @@ def run_import(job_id: int, *, dry_run: bool, progress: Callable[[ImportJob], No
                 )
                 % {"count": check.counters.rejected},
             )
-        run = _Run(job, actor, write=True, progress=progress)
+        run = _new_run(job, actor, write=True, progress=progress)
         try:
             with transaction.atomic():
                 job.problems.all().delete()

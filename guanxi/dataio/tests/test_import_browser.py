@@ -144,3 +144,69 @@ def test_import_pages_fit_a_phone_screen(
         fits: Any = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert fits, path
     context.close()
+
+
+ORDERS_CSV = (
+    "订单号,下单时间,客户,商品编码,数量,使用人,实付金额\n"
+    "SHOP-7,2026-04-03 09:00,明远科技,TEA-001,2,lina@example.com,100\n"
+    "SHOP-7,2026-04-03 09:00,明远科技,TEA-001,1,,100\n"
+    "SHOP-8,2026-04-04,明远科技,NOPE,1,,\n"
+)
+
+
+def test_import_orders_and_find_them_in_the_orders_list(
+    transactional_db: None, live_server: Any, browser: Browser, rep: User, settings: Any, tmp_path: Path
+) -> None:
+    from decimal import Decimal
+
+    from guanxi.commerce.models import Order
+    from guanxi.commerce.tests.factories import ProductFactory
+    from guanxi.customers.tests.factories import AccountFactory, PersonFactory
+
+    settings.DATA_DIR = tmp_path
+    ProductFactory.create(sku="TEA-001", name="Longjing tea", unit_price=Decimal("88.00"))
+    AccountFactory.create(name="明远科技", owner=rep)
+    PersonFactory.create(family_name="李", given_name="娜", owner=rep, emails=["lina@example.com"])
+    csv_file = tmp_path / "店铺订单.csv"
+    csv_file.write_text(ORDERS_CSV, encoding="utf-8")
+    base = live_server.url
+    context = browser.new_context(locale="en-GB")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    _log_in(page, base, "rep")
+
+    page.goto(f"{base}/data/imports/")
+    page.click("text=Import orders")
+    expect(page.locator("input[name=target][value=order]")).to_be_checked()
+    page.set_input_files("#id_file", str(csv_file))
+    page.click("form.card button[type=submit]")
+
+    # The Chinese headers are mapped onto order fields; orders are never "updated".
+    expect(page.locator("h1")).to_have_text("Map the columns")
+    expect(page.locator("select[name=column_0]")).to_have_value("external_id")
+    expect(page.locator("select[name=column_2]")).to_have_value("buyer")
+    expect(page.locator("select[name=column_5]")).to_have_value("user")
+    expect(page.locator("input[name=on_duplicate][value=update]")).to_have_count(0)
+    page.check("input[name=mode][value=good_rows]")
+    page.click("text=Run a dry run")
+
+    # One order to create, one row rejected for its unknown SKU; nothing written yet.
+    expect(page.locator("h1")).to_have_text("Dry run result")
+    expect(page.locator("[data-count=created] strong")).to_have_text("1")
+    expect(page.locator("[data-count=rejected] strong")).to_have_text("1")
+    expect(page.locator("table.problems tbody")).to_contain_text("No product has the SKU NOPE.")
+    assert not Order.objects.exists()
+
+    page.click("button[value=good_rows]")
+    expect(page.locator("h1")).to_have_text("Import finished")
+    expect(page.locator("[data-count=created] strong")).to_have_text("1")
+
+    # The order is in the orders list, with its payment.
+    page.click("text=See the orders")
+    assert re.search(r"/commerce/orders/$", page.url)
+    expect(page.locator("table.records tbody tr")).to_have_count(1)
+    expect(page.locator("table.records tbody")).to_contain_text("明远科技")
+    order = Order.objects.get()
+    assert (order.external_id, order.paid_amount, order.lines.count()) == ("SHOP-7", Decimal("100.00"), 2)
+    expect(page.locator("table.records tbody")).to_contain_text(order.number)
+    context.close()

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from guanxi.core.pagination import InvalidCursorError, keyset_page
 from guanxi.customers.views.common import request_user
 from guanxi.dataio.forms.exporting import ExportForm
-from guanxi.dataio.models import ExportJob, FileFormat, JobStatus, Target
+from guanxi.dataio.models import CUSTOMER_TARGETS, ExportJob, FileFormat, JobStatus, Target
 from guanxi.dataio.services import exporting
 from guanxi.dataio.views.common import job_progress_response
 
@@ -42,7 +42,7 @@ def export_start(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST":
         form = ExportForm(request.POST)
     else:
-        target = request.GET.get("target") if request.GET.get("target") in Target.values else Target.PERSON
+        target = request.GET.get("target") if request.GET.get("target") in CUSTOMER_TARGETS else Target.PERSON
         params = request.GET.copy()
         params.pop("target", None)
         form = ExportForm(initial={"target": target, "format": FileFormat.CSV, "query": params.urlencode()})
@@ -63,7 +63,7 @@ def export_start(request: HttpRequest) -> HttpResponseBase:
     return render(
         request,
         "dataio/export_start.html",
-        {"form": form, "list_url": _list_url(target if target in Target.values else Target.PERSON, query)},
+        {"form": form, "list_url": _list_url(target if target in CUSTOMER_TARGETS else Target.PERSON, query)},
         status=400 if form.is_bound else 200,
     )
 

@@ -28,7 +28,7 @@ from guanxi.customers.views.common import request_user
 from guanxi.dataio import readers
 from guanxi.dataio.forms.importing import MappingForm, RunForm, UploadForm
 from guanxi.dataio.models import ImportJob, ImportMode, ImportProblem, ImportStage, JobStatus, Target
-from guanxi.dataio.services import importing
+from guanxi.dataio.services import importing, importing_orders
 from guanxi.dataio.views.common import job_progress_response
 from guanxi.staff.models import StaffRole, User
 
@@ -46,9 +46,13 @@ def _require_importer(request: HttpRequest) -> User:
 
 
 def _get_job(request: HttpRequest, pk: int) -> ImportJob:
-    """The job if the user may see it (its creator or an admin), else 404 so its existence does not leak."""
+    """The job if the user may see it (its creator or an admin), else 404 so its existence does not leak;
+    an orders import is closed (403) to whoever may not take orders, as the shop feed is."""
     user = _require_importer(request)
-    return get_object_or_404(importing.visible_import_jobs(user).select_related("created_by"), pk=pk)
+    job = get_object_or_404(importing.visible_import_jobs(user).select_related("created_by"), pk=pk)
+    if job.target == Target.ORDER:
+        importing.require_order_importer(user)
+    return job
 
 
 def is_queued_or_running(job: ImportJob) -> bool:
@@ -61,10 +65,14 @@ def is_queued_or_running(job: ImportJob) -> bool:
 
 
 def _target_noun(target: str) -> str:
+    if target == Target.ORDER:
+        return _("orders")
     return _("accounts") if target == Target.ACCOUNT else _("contacts")
 
 
 def _list_url(target: str) -> str:
+    if target == Target.ORDER:
+        return reverse("commerce:order-list")
     return reverse("customers:account-list" if target == Target.ACCOUNT else "customers:person-list")
 
 
@@ -82,7 +90,16 @@ def import_list(request: HttpRequest) -> HttpResponse:
         page = keyset_page(jobs, ordering="-id", cursor=cursor, size=JOBS_PER_PAGE)
     except InvalidCursorError:
         page = keyset_page(jobs, ordering="-id", cursor=None, size=JOBS_PER_PAGE)
-    return render(request, "dataio/import_list.html", {"page": page, "jobs": page.items, "targets": Target.choices})
+    return render(
+        request,
+        "dataio/import_list.html",
+        {
+            "page": page,
+            "jobs": page.items,
+            "targets": Target.choices,
+            "can_import_orders": importing.can_import_orders(user),
+        },
+    )
 
 
 @login_required
@@ -104,7 +121,10 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             )
             return redirect("dataio:import-mapping", pk=job.pk)
     return render(
-        request, "dataio/import_upload.html", {"form": form}, status=400 if form.is_bound and form.errors else 200
+        request,
+        "dataio/import_upload.html",
+        {"form": form, "can_import_orders": importing.can_import_orders(user)},
+        status=400 if form.is_bound and form.errors else 200,
     )
 
 
@@ -249,6 +269,16 @@ def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
+def import_sample_orders(request: HttpRequest) -> HttpResponse:
+    """A CSV to fill in: the orders header in the user's language and two lines of one order."""
+    importing.require_order_importer(_require_importer(request))
+    response = HttpResponse(importing_orders.sample_orders_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, "orders-sample.csv")
+    return response
+
+
+@login_required
+@require_GET
 def import_rejected(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """The rejected rows as a CSV to fix and import again, streamed so a big file costs little memory."""
     job = _get_job(request, pk)
@@ -261,6 +291,7 @@ def import_rejected(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 urlpatterns: list[URLPattern] = [
     path("imports/", import_list, name="import-list"),
     path("imports/new/", import_upload, name="import-upload"),
+    path("imports/sample-orders.csv", import_sample_orders, name="import-sample-orders"),
     path("imports/<int:pk>/", import_detail, name="import-detail"),
     path("imports/<int:pk>/mapping/", import_mapping, name="import-mapping"),
     path("imports/<int:pk>/progress/", import_progress, name="import-progress"),

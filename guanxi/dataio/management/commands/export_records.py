@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from guanxi.customers import queries
-from guanxi.dataio.models import FileFormat, Target
+from guanxi.dataio.models import CUSTOMER_TARGETS, FileFormat, Target
 from guanxi.dataio.services import exporting
 from guanxi.staff.models import User
 
@@ -22,7 +22,9 @@ class Command(BaseCommand):
     help = "Export accounts or people, with the list filters, to CSV, XLSX or vCard, as a given user sees them."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--target", required=True, choices=Target.values, help="account or person")
+        parser.add_argument(
+            "--target", required=True, choices=[t.value for t in CUSTOMER_TARGETS], help="account or person"
+        )
         parser.add_argument("--user", required=True, help="username to export as (their visibility applies)")
         parser.add_argument("--output", required=True, help="file to write")
         parser.add_argument(

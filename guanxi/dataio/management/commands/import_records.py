@@ -1,4 +1,4 @@
-"""`manage.py import_records FILE --target people|accounts --user USERNAME`: an import from the shell.
+"""`manage.py import_records FILE --target people|accounts|orders --user USERNAME`: an import from the shell.
 
 The same service calls as the web pages (upload, mapping, run), so the same rules apply; the run
 happens in this process, with progress printed per batch and every rejected row listed at the end.
@@ -16,7 +16,7 @@ from guanxi.dataio.models import DuplicatePolicy, ImportJob, ImportMode, SavedMa
 from guanxi.dataio.services import importing
 from guanxi.staff.models import User
 
-TARGETS = {"people": Target.PERSON, "accounts": Target.ACCOUNT}
+TARGETS = {"people": Target.PERSON, "accounts": Target.ACCOUNT, "orders": Target.ORDER}
 
 
 def _messages(exc: ValidationError) -> str:
@@ -26,7 +26,7 @@ def _messages(exc: ValidationError) -> str:
 
 
 class Command(BaseCommand):
-    help = "Import people or accounts from a CSV, XLSX or vCard file."
+    help = "Import people, accounts or order lines from a CSV, XLSX or vCard file."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("file", type=Path)
