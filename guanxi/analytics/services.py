@@ -222,15 +222,6 @@ def _fit_models(
     return p_alive, expected, clv
 
 
-ENGAGEMENT_ON_RECORD = "engagement_score" in scores.SCORE_FIELDS
-"""Whether `customers.scores` writes `engagement_score` yet (it names the fields it writes)."""
-
-
-def _engagement_field(value: int | None) -> dict[str, Any]:
-    """The engagement keyword for `scores.Score`, once `customers.scores` carries the field."""
-    return {"engagement_score": value} if ENGAGEMENT_ON_RECORD else {}
-
-
 def _current_stages(keys: list[str]) -> list[str]:
     ids: dict[str, list[int]] = {"account": [], "person": []}
     for key in keys:
@@ -310,7 +301,7 @@ def _score(
                 p_alive=_clean_float(float(p_alive[i])),
                 predicted_clv=_money(float(clv[i])),
                 churn_risk=outcome.churn_risk.get(key),
-                **_engagement_field(outcome.engagement.get(key)),
+                engagement_score=outcome.engagement.get(key),
             )
         )
         if stages[i] and stages[i] != current[i]:
@@ -320,9 +311,7 @@ def _score(
     for key in sorted(set(outcome.engagement) - buyers):
         kind, pk = purchase_history.split_key(key)
         by_model[kind].append(
-            scores.Score(
-                pk=pk, churn_risk=outcome.churn_risk.get(key), **_engagement_field(outcome.engagement.get(key))
-            )
+            scores.Score(pk=pk, churn_risk=outcome.churn_risk.get(key), engagement_score=outcome.engagement.get(key))
         )
     n_written = sum(len(rows) for rows in by_model.values())
     reason = f"analytics run #{run.pk}"

@@ -11,6 +11,7 @@ import datetime
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -34,6 +35,8 @@ class KeysetPage[ModelT: models.Model]:
 def _encode(value: Any, pk: int, backwards: bool) -> str:
     if isinstance(value, datetime.datetime | datetime.date):
         value = value.isoformat()
+    elif isinstance(value, Decimal):
+        value = str(value)  # exact, and the field's to_python reads it back
     raw = json.dumps({"v": value, "pk": pk, "b": backwards}, separators=(",", ":"), ensure_ascii=False)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 

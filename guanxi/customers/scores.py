@@ -29,7 +29,15 @@ from guanxi.staff.models import User
 
 BATCH_SIZE = 2000
 
-SCORE_FIELDS = ("rfm_score", "rfm_segment", "p_alive", "predicted_clv", "churn_risk", "scored_at")
+SCORE_FIELDS = (
+    "rfm_score",
+    "rfm_segment",
+    "p_alive",
+    "predicted_clv",
+    "churn_risk",
+    "engagement_score",
+    "scored_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,7 @@ class Score:
     p_alive: float | None = None
     predicted_clv: Decimal | None = None
     churn_risk: float | None = None
+    engagement_score: int | None = None
 
 
 def write_scores[PartyT: (Account, Person)](
@@ -58,6 +67,7 @@ def write_scores[PartyT: (Account, Person)](
                 p_alive=s.p_alive,
                 predicted_clv=s.predicted_clv,
                 churn_risk=s.churn_risk,
+                engagement_score=s.engagement_score,
                 scored_at=scored_at,
             )
             for s in batch

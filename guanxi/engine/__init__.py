@@ -12,10 +12,15 @@ Modules:
 - `rfm`: recency/frequency/monetary quintile scores and named segments.
 - `rules`: frequent itemsets, association rules and per-basket suggestions.
 - `cohorts`: retention and revenue by first-purchase month.
+- `churn`: a seeded churn classifier with hold-out AUC, Brier score and calibration.
+- `engagement`: the 4 I's (involvement, interaction, intimacy, influence), 0–100, from weighted behaviours.
+- `health`: account health, 0–100, with the reasons that cost points.
+- `profitability`: revenue, discounts, cost to serve and acquisition cost, exact to the cent.
+- `sessions`: the 30-minute session rule shared by tracking and timelines.
 - `synthetic`: draws from the models with known parameters (tests, benchmarks, demo data).
 - `summaries`: per-customer summaries, RFM scores and cohort cells as Ibis expressions run
   inside the database (SQLite, PostgreSQL, DuckDB, Spark).
 """
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 """Stored with every analytics run; bump it when a change alters any result."""

@@ -11,6 +11,7 @@ from guanxi.activities import demo as activities_demo
 from guanxi.analytics import demo as analytics_demo
 from guanxi.commerce import demo as commerce_demo
 from guanxi.leads import demo as leads_demo
+from guanxi.profitability import demo as profitability_demo
 from guanxi.sales import demo as sales_demo
 from guanxi.tracking import demo as tracking_demo
 
@@ -21,6 +22,7 @@ APP_DEMOS: list[tuple[str, Callable[..., dict[str, int]]]] = [
     ("activities", activities_demo.load_demo),
     ("tracking", tracking_demo.load_demo),
     ("analytics", analytics_demo.load_demo),
+    ("profitability", profitability_demo.load_demo),
 ]
 
 

@@ -127,10 +127,7 @@ def test_engagement_names_its_definition_and_covers_non_buyers(contracts: dict[s
     assert run.quality["engagement"]["definition_version"] == 1
     assert "satisfaction" in run.quality["engagement"]["unmeasured"]
     record = Person.objects.get(pk=contracts["talker"].pk)
-    if services.ENGAGEMENT_ON_RECORD:
-        assert record.engagement_score == round(talker.engagement)
-    else:
-        assert record.engagement_score is None
+    assert record.engagement_score == round(talker.engagement)
     assert record.scored_at is not None
 
 

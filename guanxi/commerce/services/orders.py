@@ -30,6 +30,7 @@ from guanxi.commerce.models import (
 )
 from guanxi.commerce.queries import order_visible_q
 from guanxi.commerce.services.common import CENT, parse_amount, require_order_writer, reserve_order_numbers
+from guanxi.commerce.services.price_lists import price_list_for_buyer
 from guanxi.core.history import diff, record_change, snapshot
 from guanxi.core.models import ChangeAction
 from guanxi.customers import services as customer_services
@@ -363,6 +364,11 @@ def create_order(
     PermissionDenied for a user who may not take orders.
     """
     require_order_writer(actor)
+    if price_list is None:
+        # A customer moved to a price list (e.g. from the profitability review) buys at its prices.
+        assigned = price_list_for_buyer(buyer_account, buyer_person)
+        if assigned is not None and assigned.currency == currency.strip().upper():
+            price_list = assigned
     products = {line["product"].pk for line in lines if line.get("product") is not None}
     users = {line["user_person"].pk for line in lines if line.get("user_person") is not None}
     context = build_context(

@@ -85,6 +85,18 @@ def test_price_comes_from_the_price_list_then_the_product(admin_user: User) -> N
     assert [line.unit_price for line in order.lines.all()] == [D("90"), D("40")]
 
 
+def test_a_customers_assigned_price_list_prices_their_orders(admin_user: User) -> None:
+    buyer = PersonFactory.create()
+    product = ProductFactory.create(unit_price=D("100"))
+    wholesale = PriceListFactory.create(name="Wholesale", currency="CNY", prices={product: D("70")})
+    dollars = PriceListFactory.create(name="Dollars", currency="USD", is_default=True, prices={product: D("12")})
+    services.assign_price_list(admin_user, buyer, wholesale)
+    order = services.create_order(admin_user, buyer_person=buyer, lines=[{"product": product}])
+    assert (order.price_list, order.total_amount) == (wholesale, D("70"))
+    in_dollars = services.create_order(admin_user, buyer_person=buyer, currency="USD", lines=[{"product": product}])
+    assert (in_dollars.price_list, in_dollars.total_amount) == (dollars, D("12"))  # not the CNY list
+
+
 def test_default_price_list_of_the_currency_applies_when_none_given(admin_user: User) -> None:
     buyer = PersonFactory.create()
     product = ProductFactory.create(unit_price=D("100"))
