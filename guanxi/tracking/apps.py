@@ -7,7 +7,10 @@ class TrackingConfig(AppConfig):
     verbose_name = _("Tracking")
 
     def ready(self) -> None:
-        """Put each person's web and app sessions on their timeline (and their account's)."""
-        from guanxi.tracking.timeline import register  # models need the app registry ready
+        """Put each person's web and app sessions on their timeline (and their account's), and
+        their computed traits in a panel on their page."""
+        from guanxi.tracking.panels import register as register_panels  # models need the app registry ready
+        from guanxi.tracking.timeline import register
 
         register()
+        register_panels()

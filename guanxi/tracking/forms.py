@@ -1,5 +1,6 @@
-"""Forms of the tracking pages: a source's settings and the visitor list's filters."""
+"""Forms of the tracking pages: a source's settings and tracking plan, the visitor list's filters."""
 
+import json
 from typing import Any
 
 from django import forms
@@ -60,3 +61,43 @@ class ProfileFilterForm(forms.Form):
     )
     q = forms.CharField(label=_("Identifier starts with"), required=False, max_length=255)
     known = forms.ChoiceField(label=_("Show"), choices=KNOWN_CHOICES, required=False, initial="anonymous")
+
+
+MAX_PLAN_FILE_BYTES = 1024 * 1024
+
+
+class TrackingPlanForm(forms.Form):
+    """A source's tracking plan as JSON: edited in the text box or imported from a file."""
+
+    plan = forms.CharField(
+        label=_("Plan (JSON)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "code"}),
+        help_text=_(
+            'A list of events, e.g. {"events": [{"type": "track", "name": "Product Viewed", '
+            '"properties": [{"name": "sku", "type": "string", "required": true}]}]}. '
+            "Types: string, number, integer, boolean, object, array."
+        ),
+    )
+    file = forms.FileField(label=_("Or import a JSON file"), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        upload = cleaned.get("file")
+        if upload is not None:
+            if upload.size is not None and upload.size > MAX_PLAN_FILE_BYTES:
+                raise forms.ValidationError(_("The file is larger than 1 MB."))
+            raw = upload.read()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise forms.ValidationError(_("The file is not UTF-8 text.")) from exc
+        else:
+            text = cleaned.get("plan") or ""
+        if not text.strip():
+            raise forms.ValidationError(_("Paste a plan or choose a file."))
+        try:
+            cleaned["data"] = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(_("The plan is not valid JSON: %(error)s") % {"error": exc}) from exc
+        return cleaned

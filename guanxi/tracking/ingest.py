@@ -4,6 +4,12 @@ No session, no CSRF (the key authenticates), no DRF: each request is decoded, va
 message, landed in one INSERT and one transaction, and answered 200 only after the commit. A
 batch with invalid messages still lands the valid ones and answers 400 naming each invalid
 message by index and field, saying how many were stored.
+
+Browsers post here from other sites (the web snippet, analytics.js): the body is read as JSON
+whatever its Content-Type, so a snippet may send `text/plain` (a "simple" request, no CORS
+preflight); every answer allows any origin, and an `OPTIONS` preflight is answered for senders
+that do send JSON or an Authorization header. Credentials are never allowed: the write key in
+the body or the Basic header authenticates, cookies play no part.
 """
 
 import base64
@@ -30,6 +36,10 @@ from guanxi.tracking.models import Source
 MAX_WIRE_BYTES = MAX_BATCH_BYTES + 64 * 1024
 
 
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, Content-Encoding"
+CORS_MAX_AGE = str(24 * 3600)
+
+
 def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
     response = HttpResponse(
         json.dumps(data, ensure_ascii=False, separators=(",", ":")),
@@ -38,6 +48,18 @@ def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | Non
         headers=headers,
     )
     response["Cache-Control"] = "no-store"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _preflight() -> HttpResponse:
+    """The CORS preflight: POST from any origin, with the headers the SDKs send; no cookies."""
+    response = HttpResponse(status=204)
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+    response["Access-Control-Max-Age"] = CORS_MAX_AGE
+    response["Allow"] = "POST, OPTIONS"
     return response
 
 
@@ -90,6 +112,8 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
 
 
 def _ingest(request: HttpRequest, endpoint: str) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return _preflight()
     if request.method != "POST":
         return _failure("use POST", 405, {"Allow": "POST"})
     received_at = timezone.now()

@@ -107,6 +107,19 @@ class LandedEvent(models.Model):
     timestamp = models.DateTimeField(_("timestamp"))
     processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
     processing_batch = models.BigIntegerField(_("processing batch"), null=True, blank=True)
+    # Set by processing with the same UPDATE that marks the event processed. No database
+    # constraint: sessions are joined and deleted in bulk by processing, which re-points the
+    # events first, and the landing INSERT must not pay for a foreign-key check.
+    session = models.ForeignKey(
+        "tracking.Session",
+        verbose_name=_("session"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="events",
+    )
 
     class Meta:
         verbose_name = pgettext_lazy("tracking", "event")
@@ -120,6 +133,8 @@ class LandedEvent(models.Model):
             models.Index(fields=["source", "-id"], name="trk_event_source_recent_idx"),
             models.Index(fields=["anonymous_id", "-id"], name="trk_event_anonymous_idx"),
             models.Index(fields=["user_id", "-id"], name="trk_event_user_idx"),
+            # Only processed rows carry a session, so landing never writes to this index.
+            models.Index(fields=["session", "id"], condition=Q(session__isnull=False), name="trk_event_session_idx"),
         ]
 
     def __str__(self) -> str:
@@ -216,6 +231,7 @@ class ProfileMerge(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=MergeStatus.choices)
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     moved_identifier_ids: models.JSONField[list[int]] = models.JSONField(default=list, blank=True)
+    moved_session_ids: models.JSONField[list[int]] = models.JSONField(default=list, blank=True)
     # Set when the target had no contact and took the merged profile's: undo gives it back.
     took_person = models.BooleanField(default=False)
     created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
@@ -251,3 +267,185 @@ class ProcessingCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: batch {self.last_batch}"
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web")
+    APP = "app", _("App")
+    SERVER = "server", _("Server")
+
+
+class Session(models.Model):
+    """A visit: one profile's events with no pause longer than `engine.sessions.SESSION_GAP`.
+
+    Written by processing a batch at a time. Where the visit came from (first page, referrer,
+    campaign) is taken from its earliest event; device and location as the events' `context`
+    gives them. A profile merge moves the merged profile's sessions with it.
+    """
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="sessions")
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(_("started"))
+    ended_at = models.DateTimeField(_("ended"))
+    event_count = models.PositiveIntegerField(_("events"), default=0)
+    page_views = models.PositiveIntegerField(_("page views"), default=0)
+    first_page = models.CharField(_("first page"), max_length=500, blank=True, default="")
+    referrer = models.CharField(_("referrer"), max_length=500, blank=True, default="")
+    utm_source = models.CharField(_("campaign source"), max_length=100, blank=True, default="")
+    utm_medium = models.CharField(_("campaign medium"), max_length=100, blank=True, default="")
+    utm_campaign = models.CharField(_("campaign name"), max_length=100, blank=True, default="")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, blank=True, default="")
+    device = models.CharField(_("device"), max_length=100, blank=True, default="")
+    os = models.CharField(_("operating system"), max_length=100, blank=True, default="")
+    browser = models.CharField(_("browser"), max_length=100, blank=True, default="")
+    location = models.CharField(_("location"), max_length=200, blank=True, default="")
+    ip = models.CharField(_("IP address"), max_length=64, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        indexes = [
+            models.Index(fields=["profile", "ended_at"], name="trk_session_profile_end_idx"),
+            models.Index(fields=["profile", "-started_at", "-id"], name="trk_session_profile_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.pk}"
+
+    @property
+    def duration(self) -> Any:
+        return self.ended_at - self.started_at
+
+
+def _empty_dict() -> dict[str, Any]:
+    return {}
+
+
+def _empty_list() -> list[str]:
+    return []
+
+
+class ComputedTraits(models.Model):
+    """What a profile's events add up to, kept current by processing (one upsert per batch).
+
+    Orders and revenue count tracked "Order Completed" events only: the shop's orders live in
+    `commerce`, which tracking does not read. `products` and `categories` keep view counts of
+    the most viewed (capped), so the row stays small however long the history.
+    """
+
+    profile = models.OneToOneField(Profile, primary_key=True, on_delete=models.CASCADE, related_name="computed")
+    event_count = models.PositiveBigIntegerField(_("events"), default=0)
+    session_count = models.PositiveIntegerField(_("sessions"), default=0)
+    page_views = models.PositiveBigIntegerField(_("page views"), default=0)
+    product_views = models.PositiveBigIntegerField(_("product views"), default=0)
+    products: models.JSONField[dict[str, int]] = models.JSONField(_("products viewed"), default=_empty_dict, blank=True)
+    categories: models.JSONField[dict[str, int]] = models.JSONField(
+        _("categories viewed"), default=_empty_dict, blank=True
+    )
+    order_count = models.PositiveIntegerField(_("orders"), default=0)
+    revenue = models.DecimalField(_("revenue"), max_digits=16, decimal_places=2, default=0)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
+    channels: models.JSONField[list[str]] = models.JSONField(_("channels"), default=_empty_list, blank=True)
+    device = models.CharField(_("device"), max_length=100, blank=True, default="")
+    os = models.CharField(_("operating system"), max_length=100, blank=True, default="")
+    browser = models.CharField(_("browser"), max_length=100, blank=True, default="")
+    location = models.CharField(_("location"), max_length=200, blank=True, default="")
+    # The time of the event device and location were last taken from, so a late event does not
+    # overwrite what a newer one said.
+    context_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("computed traits")
+        verbose_name_plural = _("computed traits")
+
+    def __str__(self) -> str:
+        return f"traits of profile {self.profile_id}"
+
+    def top_products(self, n: int = 5) -> list[tuple[str, int]]:
+        return sorted(self.products.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+    def top_categories(self, n: int = 5) -> list[tuple[str, int]]:
+        return sorted(self.categories.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+
+class PropertyType(models.TextChoices):
+    STRING = "string", _("Text")
+    NUMBER = "number", _("Number")
+    INTEGER = "integer", _("Whole number")
+    BOOLEAN = "boolean", _("Yes/no")
+    OBJECT = "object", _("Object")
+    ARRAY = "array", _("List")
+
+
+class TrackingPlan(models.Model):
+    """The events a source is expected to send and their properties, as JSON (see
+    `services/plans.py` for the shape); processing checks each event against it."""
+
+    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="plan")
+    events: models.JSONField[list[dict[str, Any]]] = models.JSONField(_("planned events"), default=list, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("tracking plan")
+        verbose_name_plural = _("tracking plans")
+
+    def __str__(self) -> str:
+        return f"plan of {self.source_id}"
+
+
+class SeenEvent(models.Model):
+    """How often a source sent each (type, event name): a counter per batch, not a row per event."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="seen_events")
+    type = models.CharField(_("type"), max_length=10, choices=EventType.choices)
+    name = models.CharField(pgettext_lazy("tracking", "event"), max_length=200, blank=True, default="")
+    count = models.PositiveBigIntegerField(_("count"), default=0)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("seen event")
+        verbose_name_plural = _("seen events")
+        constraints = [models.UniqueConstraint(fields=["source", "type", "name"], name="trk_seen_event_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name}"
+
+
+class ViolationKind(models.TextChoices):
+    UNEXPECTED_EVENT = "unexpected_event", _("Unexpected event")
+    MISSING_REQUIRED = "missing_required", _("Missing required property")
+    WRONG_TYPE = "wrong_type", _("Wrong type")
+    UNEXPECTED_PROPERTY = "unexpected_property", _("Unexpected property")
+
+
+MAX_VIOLATION_EXAMPLES = 5
+
+
+class PlanViolation(models.Model):
+    """One kind of mismatch with the plan (per event and property): a counter and a few examples."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="violations")
+    kind = models.CharField(_("kind"), max_length=24, choices=ViolationKind.choices)
+    type = models.CharField(_("type"), max_length=10, choices=EventType.choices)
+    event = models.CharField(pgettext_lazy("tracking", "event"), max_length=200, blank=True, default="")
+    property = models.CharField(_("property"), max_length=200, blank=True, default="")
+    count = models.PositiveBigIntegerField(_("count"), default=0)
+    # Up to MAX_VIOLATION_EXAMPLES of {"message_id", "event_id", "detail"}, the newest kept.
+    examples: models.JSONField[list[dict[str, Any]]] = models.JSONField(default=list, blank=True)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("plan violation")
+        verbose_name_plural = _("plan violations")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "kind", "type", "event", "property"], name="trk_violation_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event} {self.property}"

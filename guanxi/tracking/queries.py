@@ -13,8 +13,19 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from guanxi.core.pagination import capped_count
+from guanxi.customers.models import Person
 from guanxi.staff import access
-from guanxi.tracking.models import Identifier, IdentifierType, LandedEvent, Profile, ProfileMerge, Source
+from guanxi.tracking.models import (
+    ComputedTraits,
+    Identifier,
+    IdentifierType,
+    LandedEvent,
+    Profile,
+    ProfileMerge,
+    Session,
+    Source,
+)
+from guanxi.tracking.services import traits
 
 PROFILE_ORDERING = ("last_seen", "first_seen")
 
@@ -122,3 +133,36 @@ def identifiers_by_profile(profile_ids: list[int]) -> dict[int, list[Identifier]
     for identifier in Identifier.objects.filter(profile_id__in=profile_ids).order_by("type", "value"):
         grouped.setdefault(identifier.profile_id, []).append(identifier)
     return grouped
+
+
+def profile_sessions(profile: Profile) -> QuerySet[Session]:
+    """A profile's sessions, newest first (an index range on (profile, -started_at, -id))."""
+    return Session.objects.filter(profile=profile).select_related("source").order_by("-started_at", "-id")
+
+
+def computed_traits(profile: Profile) -> ComputedTraits | None:
+    return ComputedTraits.objects.filter(profile=profile).first()
+
+
+def person_traits(user: Any, person: Person) -> tuple[ComputedTraits | None, int]:
+    """A contact's computed traits over all their (visible, unmerged) profiles, added up, and
+    how many profiles that was (a contact may use several devices not yet joined)."""
+    profile_ids = list(visible_profiles(user).filter(person=person).values_list("pk", flat=True))
+    rows = list(ComputedTraits.objects.filter(profile_id__in=profile_ids).order_by("profile_id"))
+    if not rows:
+        return None, len(profile_ids)
+    total = ComputedTraits(products={}, categories={}, channels=[])
+    for row in rows:
+        traits.apply_delta(total, traits.delta_of(row))
+        if row.context_at and (total.context_at is None or row.context_at >= total.context_at):
+            total.device, total.os, total.browser = row.device, row.os, row.browser
+            total.location, total.context_at = row.location, row.context_at
+    return total, len(profile_ids)
+
+
+def person_seen(user: Any, person: Person) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+    """First and last seen over a contact's visible profiles."""
+    spans = visible_profiles(user).filter(person=person).values_list("first_seen", "last_seen")
+    firsts = [first for first, _last in spans]
+    lasts = [last for _first, last in spans]
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)

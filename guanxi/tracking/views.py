@@ -1,14 +1,19 @@
-"""Pages of the tracking app: sources and write keys (admins), processing lag, visitor profiles.
+"""Pages of the tracking app: sources, write keys and tracking plans (admins), processing lag,
+visitor profiles with their sessions and computed traits.
 
 Views read through `tracking.queries` (visibility applied) and write through `tracking.services`.
 """
+
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,10 +23,12 @@ from guanxi.staff import access
 from guanxi.staff.models import User
 from guanxi.tracking import queries, services
 from guanxi.tracking.charts import bar_chart
-from guanxi.tracking.forms import ProfileFilterForm, SourceForm
+from guanxi.tracking.forms import ProfileFilterForm, SourceForm, TrackingPlanForm
 from guanxi.tracking.models import ProfileMerge, Source
+from guanxi.tracking.services import plans
 
 PAGE_SIZE = 25
+SESSIONS_SHOWN = 20
 
 
 def _user(request: HttpRequest) -> User:
@@ -78,6 +85,38 @@ def source_create(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _source_page(
+    request: HttpRequest,
+    source: Source,
+    form: SourceForm,
+    plan_form: TrackingPlanForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    cursor = request.GET.get("cursor") or None
+    try:
+        page = keyset_page(queries.recent_events(source), ordering="-id", cursor=cursor, size=PAGE_SIZE)
+    except InvalidCursorError:
+        cursor = None
+        page = keyset_page(queries.recent_events(source), ordering="-id", cursor=None, size=PAGE_SIZE)
+    hourly = queries.hourly_counts(source)
+    if plan_form is None:
+        exported = plans.export_tracking_plan(source)
+        text = json.dumps({"events": exported["events"]}, ensure_ascii=False, indent=2) if exported["events"] else ""
+        plan_form = TrackingPlanForm(initial={"plan": text})
+    context = {
+        "source": source,
+        "form": form,
+        "plan_form": plan_form,
+        "report": plans.plan_report(source),
+        "lag": queries.processing_lag(source),
+        "page": page,
+        "events": page.items,
+        "chart": bar_chart(hourly, label=_("Events received per hour, last 24 hours")),
+        "received_24h": sum(n for _hour, n in hourly),
+    }
+    return render(request, "tracking/source_detail.html", context, status=status)
+
+
 @login_required
 def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _require_admin(request)
@@ -91,23 +130,54 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Saved the source “%(name)s”.") % {"name": form.cleaned_data["name"]})
             return redirect("tracking:source-detail", pk=source.pk)
-    cursor = request.GET.get("cursor") or None
-    try:
-        page = keyset_page(queries.recent_events(source), ordering="-id", cursor=cursor, size=PAGE_SIZE)
-    except InvalidCursorError:
-        cursor = None
-        page = keyset_page(queries.recent_events(source), ordering="-id", cursor=None, size=PAGE_SIZE)
-    hourly = queries.hourly_counts(source)
-    context = {
-        "source": source,
-        "form": form,
-        "lag": queries.processing_lag(source),
-        "page": page,
-        "events": page.items,
-        "chart": bar_chart(hourly, label=_("Events received per hour, last 24 hours")),
-        "received_24h": sum(n for _hour, n in hourly),
-    }
-    return render(request, "tracking/source_detail.html", context, status=400 if form.is_bound and form.errors else 200)
+    return _source_page(request, source, form, status=400 if form.is_bound and form.errors else 200)
+
+
+@login_required
+@require_POST
+def source_plan(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save the tracking plan typed in the source's page or imported from a JSON file."""
+    user = _require_admin(request)
+    source = get_object_or_404(Source, pk=pk)
+    plan_form = TrackingPlanForm(request.POST, request.FILES)
+    if plan_form.is_valid():
+        try:
+            plan = plans.save_tracking_plan(user, source, plan_form.cleaned_data["data"])
+        except ValidationError as exc:
+            for message in exc.message_dict.get("events", exc.messages):
+                plan_form.add_error(None, message)
+        else:
+            count = len(plan.events)
+            messages.success(
+                request,
+                ngettext(
+                    "Saved the tracking plan: %(count)s event.", "Saved the tracking plan: %(count)s events.", count
+                )
+                % {"count": count},
+            )
+            return redirect(reverse("tracking:source-detail", args=[source.pk]) + "#plan")
+    return _source_page(request, source, SourceForm(source=source), plan_form, status=400)
+
+
+@login_required
+@require_GET
+def source_plan_export(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_admin(request)
+    source = get_object_or_404(Source, pk=pk)
+    body = json.dumps(plans.export_tracking_plan(source), ensure_ascii=False, indent=2)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="tracking-plan-{source.pk}.json"'
+    return response
+
+
+@login_required
+@require_POST
+def source_plan_clear(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _require_admin(request)
+    source = get_object_or_404(Source, pk=pk)
+    plans.clear_plan_report(user, source)
+    messages.success(request, _("Cleared the counted plan violations."))
+    return redirect(reverse("tracking:source-detail", args=[source.pk]) + "#quality")
 
 
 @login_required
@@ -175,6 +245,8 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
         page = keyset_page(events, ordering="-id", cursor=None, size=PAGE_SIZE)
     context = {
         "profile": profile,
+        "traits": queries.computed_traits(profile),
+        "sessions": list(queries.profile_sessions(profile)[:SESSIONS_SHOWN]),
         "identifiers": queries.profile_identifiers(profile),
         "merges": list(queries.profile_merges(profile).select_related("source")[:50]),
         "page": page,

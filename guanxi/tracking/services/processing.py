@@ -18,11 +18,11 @@ import datetime
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
@@ -38,6 +38,7 @@ from guanxi.customers.normalise import InvalidValueError, full_name, normalise_e
 from guanxi.staff import access
 from guanxi.staff.models import StaffRole, User
 from guanxi.tracking.models import (
+    ComputedTraits,
     Identifier,
     IdentifierType,
     LandedEvent,
@@ -46,8 +47,12 @@ from guanxi.tracking.models import (
     ProcessingCheckpoint,
     Profile,
     ProfileMerge,
+    Session,
     Source,
 )
+from guanxi.tracking.services import traits as computed
+from guanxi.tracking.services.plans import PlanChecker
+from guanxi.tracking.services.sessions import SessionEvent, assign_sessions, mark_processed
 
 logger = logging.getLogger(__name__)
 
@@ -683,9 +688,13 @@ def perform_merge(merged_from: Profile, into: Profile, merge: ProfileMerge) -> P
     """Move identifiers and history span into `into`; the caller holds both rows locked."""
     moved = list(Identifier.objects.filter(profile=merged_from).values_list("pk", flat=True))
     Identifier.objects.filter(pk__in=moved).update(profile=into)
+    moved_sessions = list(Session.objects.filter(profile=merged_from).values_list("pk", flat=True))
+    Session.objects.filter(pk__in=moved_sessions).update(profile=into)
+    computed.merge_traits(merged_from.pk, into.pk)
     merge.merged_from = merged_from
     merge.merged_into = into
     merge.moved_identifier_ids = moved
+    merge.moved_session_ids = moved_sessions
     merge.status = MergeStatus.DONE
     merge.merged_at = timezone.now()
     merge.took_person = into.person_id is None and merged_from.person_id is not None
@@ -712,11 +721,14 @@ def undo_profile_merge(actor: User, merge: ProfileMerge) -> ProfileMerge:
     merged_from = Profile.objects.select_for_update().get(pk=merge.merged_from_id)
     into = Profile.objects.select_for_update().get(pk=merge.merged_into_id)
     Identifier.objects.filter(pk__in=merge.moved_identifier_ids).update(profile=merged_from)
+    Session.objects.filter(pk__in=merge.moved_session_ids, profile=into).update(profile=merged_from)
     merged_from.merged_into = None
     merged_from.save(update_fields=["merged_into"])
     if merge.took_person and into.person_id == merged_from.person_id:
         into.person = None
         into.save(update_fields=["person"])
+    # The events now divide between the two profiles as their identifiers do: count both again.
+    rebuild_computed_traits([merged_from.pk, into.pk])
     merge.status = MergeStatus.UNDONE
     merge.undone_at = timezone.now()
     merge.undone_by = actor if actor.pk else None
@@ -772,37 +784,75 @@ def _needs_rules(event_type: str, keys: list[Key], graph: _Graph) -> bool:
     return None in owners or -1 in owners or len(owners) > 1
 
 
+def _event_profile(graph: _Graph, keys: list[Key]) -> int | None:
+    """The profile an event counts for: its user id's, else its anonymous id's (the same rule
+    the rebuild uses). An event whose ids were all placeholders counts for nobody."""
+    for key in keys:
+        owner = graph.profile_of(key)
+        if owner is not None:
+            return owner
+    return None
+
+
+class _Row(NamedTuple):
+    """A landed event as the batch reads it: a tuple, not a model instance (most events never
+    need one; the identity rules get a `LandedEvent` built from it)."""
+
+    pk: int
+    source_id: int
+    type: str
+    event: str
+    user_id: str
+    anonymous_id: str
+    timestamp: datetime.datetime
+    payload: dict[str, Any]
+
+    def as_event(self) -> LandedEvent:
+        return LandedEvent(
+            id=self.pk,
+            source_id=self.source_id,
+            type=self.type,
+            event=self.event,
+            user_id=self.user_id,
+            anonymous_id=self.anonymous_id,
+            timestamp=self.timestamp,
+            payload=self.payload,
+        )
+
+
+ROW_FIELDS = ("id", "source_id", "type", "event", "user_id", "anonymous_id", "timestamp", "payload")
+
+
+def _event_keys(e: _Row) -> list[Key]:
+    keys: list[Key] = []
+    user_id = _clean_identifier(IdentifierType.USER_ID.value, e.user_id)
+    if user_id:
+        keys.append((IdentifierType.USER_ID.value, user_id))
+    anonymous_id = _clean_identifier(IdentifierType.ANONYMOUS_ID.value, e.anonymous_id)
+    if anonymous_id:
+        keys.append((IdentifierType.ANONYMOUS_ID.value, anonymous_id))
+    return keys
+
+
 def _process_batch(batch_size: int) -> int:
     with transaction.atomic():
         checkpoint = ProcessingCheckpoint.objects.select_for_update().get(name="default")
-        events = list(
-            LandedEvent.objects.filter(processed_at__isnull=True)
+        events = [
+            _Row(*row)
+            for row in LandedEvent.objects.filter(processed_at__isnull=True)
             .order_by("id")
-            .only("id", "source_id", "type", "user_id", "anonymous_id", "timestamp")[:batch_size]
-        )
+            .values_list(*ROW_FIELDS)[:batch_size]
+        ]
         if not events:
             return 0
-        rule_ids = [e.pk for e in events if e.type in ("identify", "alias")]
-        payloads: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(rule_ids), LOOKUP_CHUNK):
-            payloads.update(
-                LandedEvent.objects.filter(pk__in=rule_ids[start : start + LOOKUP_CHUNK]).values_list("pk", "payload")
-            )
         sources = Source.objects.in_bulk({e.source_id for e in events})
         graph = _Graph()
-        per_event: list[list[Key]] = []
-        for e in events:
-            keys: list[Key] = []
-            user_id = _clean_identifier(IdentifierType.USER_ID.value, e.user_id)
-            if user_id:
-                keys.append((IdentifierType.USER_ID.value, user_id))
-            anonymous_id = _clean_identifier(IdentifierType.ANONYMOUS_ID.value, e.anonymous_id)
-            if anonymous_id:
-                keys.append((IdentifierType.ANONYMOUS_ID.value, anonymous_id))
-            per_event.append(keys)
+        per_event = [_event_keys(e) for e in events]
         graph.prefetch(key for keys in per_event for key in keys)
         resolver = _Resolver(graph, sources)
+        checker = PlanChecker(sources)
         for e, keys in zip(events, per_event, strict=True):
+            checker.check(e.source_id, e.pk, e.type, e.event, e.payload, e.timestamp)
             if not _needs_rules(e.type, keys, graph):
                 if not keys:
                     continue
@@ -820,10 +870,9 @@ def _process_batch(batch_size: int) -> int:
             # event's ids (or for an alias, any id) are written first; otherwise they wait.
             if e.type == "alias" or any(key in graph.new for key in keys):
                 graph.flush_new()
-            e.payload = payloads.get(e.pk, {})
             try:
                 with transaction.atomic():
-                    resolver.handle(e)
+                    resolver.handle(e.as_event())
             except Exception:
                 # One unexpected message must not block the queue behind it forever: it is
                 # marked processed, logged with its id, and the cached graph is reloaded.
@@ -832,13 +881,27 @@ def _process_batch(batch_size: int) -> int:
         graph.flush_new()
         graph.flush_touched()
         resolver.flush_people()
+        checker.flush()
+        # Sessions and computed traits count each event for the profile it ended the batch in.
+        session_events: list[SessionEvent] = []
+        deltas: dict[int, computed.TraitDelta] = {}
+        for e, keys in zip(events, per_event, strict=True):
+            profile_id = _event_profile(graph, keys) if keys else None
+            if profile_id is None:
+                continue
+            session_events.append(SessionEvent(e.pk, profile_id, e.timestamp, e.type, e.payload, e.source_id))
+            delta = deltas.get(profile_id)
+            if delta is None:
+                delta = deltas[profile_id] = computed.TraitDelta()
+            delta.add(e.type, e.event, e.payload, e.timestamp)
+        sessions = assign_sessions(session_events)
+        for profile_id, added in sessions.new_sessions.items():
+            deltas[profile_id].sessions += added
+        computed.save_deltas(deltas)
         now = timezone.now()
         checkpoint.last_batch += 1
         ids = [e.pk for e in events]
-        for start in range(0, len(ids), LOOKUP_CHUNK):
-            LandedEvent.objects.filter(pk__in=ids[start : start + LOOKUP_CHUNK]).update(
-                processed_at=now, processing_batch=checkpoint.last_batch
-            )
+        mark_processed(ids, sessions.session_of, now, checkpoint.last_batch)
         checkpoint.last_event_id = max(ids)
         checkpoint.events_processed += len(ids)
         checkpoint.last_run_at = now
@@ -865,3 +928,52 @@ def process_landed_events(batch_size: int = DEFAULT_BATCH_SIZE, max_batches: int
 
 def pending_filter() -> Q:
     return Q(processed_at__isnull=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rebuilding computed traits
+
+
+@transaction.atomic
+def rebuild_computed_traits(profile_ids: Iterable[int] | None = None, chunk: int = DEFAULT_BATCH_SIZE) -> int:
+    """Recompute computed traits from the processed events (all profiles, or the roots of the
+    given ones), each event counted for the profile its user id, else anonymous id, belongs to
+    now. Sessions are counted from the stored sessions. Returns the number of rows written."""
+    graph = _Graph()
+    events = LandedEvent.objects.filter(processed_at__isnull=False)
+    wanted: set[int] | None = None
+    if profile_ids is not None:
+        wanted = {graph.root(pk) for pk in profile_ids}
+        ids = list(
+            Identifier.objects.filter(
+                profile_id__in=wanted, type__in=[IdentifierType.ANONYMOUS_ID.value, IdentifierType.USER_ID.value]
+            ).values_list("type", "value")
+        )
+        anonymous = [v for t, v in ids if t == IdentifierType.ANONYMOUS_ID.value]
+        users = [v for t, v in ids if t == IdentifierType.USER_ID.value]
+        events = events.filter(Q(anonymous_id__in=anonymous) | Q(user_id__in=users))
+    deltas: dict[int, computed.TraitDelta] = {pk: computed.TraitDelta() for pk in wanted or ()}
+    last_id = 0
+    while True:
+        rows = [_Row(*row) for row in events.filter(id__gt=last_id).order_by("id").values_list(*ROW_FIELDS)[:chunk]]
+        if not rows:
+            break
+        last_id = rows[-1].pk
+        per_event = [_event_keys(e) for e in rows]
+        graph.prefetch(key for keys in per_event for key in keys)
+        for e, keys in zip(rows, per_event, strict=True):
+            profile_id = _event_profile(graph, keys) if keys else None
+            if profile_id is None or (wanted is not None and profile_id not in wanted):
+                continue
+            delta = deltas.get(profile_id)
+            if delta is None:
+                delta = deltas[profile_id] = computed.TraitDelta()
+            delta.add(e.type, e.event, e.payload, e.timestamp)
+    sessions = Session.objects.all() if wanted is None else Session.objects.filter(profile_id__in=wanted)
+    for profile_id, count in sessions.values("profile_id").annotate(n=Count("id")).values_list("profile_id", "n"):
+        if profile_id in deltas:
+            deltas[profile_id].sessions = count
+    stale = ComputedTraits.objects.all() if wanted is None else ComputedTraits.objects.filter(profile_id__in=wanted)
+    stale.delete()
+    computed.save_deltas(deltas)
+    return len(deltas)

@@ -115,5 +115,9 @@ def test_schema_lists_tracking_endpoints_without_warnings(db: None) -> None:
         "/api/tracking/profiles/",
         "/api/tracking/profiles/{id}/events/",
         "/api/tracking/merges/{id}/undo/",
+        "/api/tracking/sources/{id}/plan/",
+        "/api/tracking/sources/{id}/quality/",
+        "/api/tracking/profiles/{id}/sessions/",
+        "/api/tracking/person-traits/{id}/",
     ):
         assert path in schema["paths"], path

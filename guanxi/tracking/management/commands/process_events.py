@@ -15,8 +15,18 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=5000)
         parser.add_argument("--loop", action="store_true", help="Keep processing, polling every --interval seconds.")
         parser.add_argument("--interval", type=float, default=1.0)
+        parser.add_argument(
+            "--rebuild-traits",
+            action="store_true",
+            help="Recompute every profile's computed traits from the processed events, then exit.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["rebuild_traits"]:
+            rows = services.rebuild_computed_traits()
+            if options["verbosity"] > 0:
+                self.stdout.write(f"rebuilt the computed traits of {rows} profiles")
+            return
         while True:
             result = services.process_landed_events(batch_size=options["batch_size"])
             if options["verbosity"] > 0 and (result["processed"] or not options["loop"]):

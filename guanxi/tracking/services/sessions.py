@@ -1,0 +1,295 @@
+"""Sessions, assigned a batch at a time with the shared rule (`engine.sessions`).
+
+Per batch: the processed events are grouped by their profile; each profile's new events are cut
+into visits by `session_numbers` (a pause longer than `SESSION_GAP` starts a new one); the
+profile's stored sessions near the batch's times are read in one query per 900 profiles; then
+visits and stored sessions within `SESSION_GAP` of each other are joined.
+
+Late and out-of-order events follow from that one rule, so the stored sessions are what
+`session_numbers` would give over all of the profile's events:
+- an event inside a stored session, or within the gap of its start or end, joins it (and
+  widens it; if it is now the earliest, the session's first page, referrer and campaign come
+  from it);
+- an event that falls within the gap of two stored sessions bridges them: they become one, the
+  earlier keeping its id, the later's events moved onto it and its row deleted;
+- otherwise it starts a session of its own.
+A profile merge moves sessions without joining them (two devices may overlap in time): they
+join only when a later event bridges them.
+"""
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from django.db import connection
+
+from guanxi.engine.sessions import SESSION_GAP, session_numbers
+from guanxi.tracking import context
+from guanxi.tracking.models import LandedEvent, Session
+from guanxi.tracking.services.bulk_sql import insert_rows, update_rows
+
+LOOKUP_CHUNK = 900
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    """One processed event as sessions need it."""
+
+    pk: int
+    profile_id: int
+    at: datetime.datetime
+    type: str
+    payload: dict[str, Any]
+    source_id: int
+
+
+@dataclass
+class _Visit:
+    """New events in a row, or a stored session; times in UTC microseconds (integers compare
+    far faster than aware datetimes, which matters at thousands of visits a batch)."""
+
+    start: int
+    end: int
+    events: list[SessionEvent] = field(default_factory=list)
+    stored: "_Stored | None" = None
+
+
+@dataclass
+class _Stored:
+    pk: int
+    start: int
+    end: int
+    event_count: int
+    page_views: int
+
+
+def _attributes(event: SessionEvent) -> dict[str, Any]:
+    """Where a visit came from, read from its earliest event."""
+    page, referrer = context.page_of(event.payload)
+    utm_source, utm_medium, utm_campaign = context.campaign_of(event.payload)
+    device, system, browser = context.device_of(event.payload)
+    location, ip = context.location_of(event.payload)
+    return {
+        "source_id": event.source_id,
+        "first_page": page,
+        "referrer": referrer,
+        "utm_source": utm_source,
+        "utm_medium": utm_medium,
+        "utm_campaign": utm_campaign,
+        "channel": context.channel(event.payload),
+        "device": device,
+        "os": system,
+        "browser": browser,
+        "location": location,
+        "ip": ip,
+    }
+
+
+SPAN_FIELDS = ("started_at", "ended_at", "event_count", "page_views")
+ATTRIBUTE_FIELDS = (
+    "source_id",
+    "first_page",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "channel",
+    "device",
+    "os",
+    "browser",
+    "location",
+    "ip",
+)
+
+
+def _page_views(events: Sequence[SessionEvent]) -> int:
+    return sum(1 for e in events if e.type in ("page", "screen"))
+
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+MICROSECOND = datetime.timedelta(microseconds=1)
+
+
+def _micros(at: datetime.datetime) -> int:
+    return (at - EPOCH) // MICROSECOND
+
+
+def _time(micros: int) -> datetime.datetime:
+    return EPOCH + datetime.timedelta(microseconds=micros)
+
+
+def _visit_numbers(profile_ids: Sequence[int], instants: npt.NDArray[np.int64]) -> list[int]:
+    """Visit numbers for events sorted by (profile, time), unique across profiles: one pass of
+    `session_numbers` with each profile's times shifted past the previous profile's by more than
+    the gap (so a change of profile always starts a visit), or one pass per profile when the
+    times span so long that the shift would overflow."""
+    ranks = np.cumsum([0] + [int(a != b) for a, b in pairwise(profile_ids)])
+    step = int(instants.max() - instants.min()) + 2 * (SESSION_GAP // MICROSECOND)
+    if step * (int(ranks[-1]) + 1) < 2**62:
+        shifted = (instants + ranks * step).astype("datetime64[us]")
+        return [int(n) for n in session_numbers(shifted).tolist()]
+    numbers: list[int] = []
+    start = 0
+    for end in [*np.flatnonzero(np.diff(ranks)).tolist(), len(profile_ids) - 1]:
+        part = session_numbers(instants[start : end + 1].astype("datetime64[us]"))
+        offset = numbers[-1] + 1 if numbers else 0
+        numbers.extend(int(n) + offset for n in part.tolist())
+        start = end + 1
+    return numbers
+
+
+@dataclass
+class SessionResult:
+    session_of: dict[int, int]  # event id → session id
+    new_sessions: dict[int, int]  # profile id → sessions added (new minus joined away)
+
+
+def _stored_sessions(
+    profile_ids: list[int], earliest: datetime.datetime, latest: datetime.datetime
+) -> dict[int, list[_Stored]]:
+    found: dict[int, list[_Stored]] = {}
+    for start in range(0, len(profile_ids), LOOKUP_CHUNK):
+        rows = Session.objects.filter(
+            profile_id__in=profile_ids[start : start + LOOKUP_CHUNK],
+            ended_at__gte=earliest - SESSION_GAP,
+            started_at__lte=latest + SESSION_GAP,
+        ).values_list("pk", "profile_id", "started_at", "ended_at", "event_count", "page_views")
+        for pk, profile_id, started, ended, count, views in rows:
+            found.setdefault(profile_id, []).append(_Stored(pk, _micros(started), _micros(ended), count, views))
+    return found
+
+
+GAP = SESSION_GAP // MICROSECOND
+
+
+def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
+    """Give every event a session, creating, widening and joining stored sessions as the rule says."""
+    result = SessionResult(session_of={}, new_sessions={})
+    if not events:
+        return result
+    keyed = sorted(((e.profile_id, _micros(e.at), e.pk, e) for e in events), key=lambda row: row[:3])
+    instants = np.array([row[1] for row in keyed], dtype=np.int64)
+    numbers = _visit_numbers([row[0] for row in keyed], instants)
+    stored = _stored_sessions(sorted({row[0] for row in keyed}), _time(int(instants.min())), _time(int(instants.max())))
+    visits: dict[int, list[_Visit]] = {}
+    previous = -1
+    for (profile_id, micros, _pk, event), number in zip(keyed, numbers, strict=True):
+        if number != previous:
+            visits.setdefault(profile_id, []).append(_Visit(micros, micros))
+            previous = number
+        visit = visits[profile_id][-1]
+        visit.end = micros
+        visit.events.append(event)
+
+    created: list[tuple[int, dict[str, Any], list[SessionEvent]]] = []  # (profile, row values, events)
+    spans: list[tuple[int, datetime.datetime, datetime.datetime, int, int]] = []
+    restarted: list[tuple[int, dict[str, Any]]] = []  # stored sessions that now start with a new event
+    absorbed: dict[int, list[int]] = {}  # surviving session → sessions joined into it
+    for profile_id, items in visits.items():
+        items.extend(_Visit(s.start, s.end, stored=s) for s in stored.get(profile_id, []))
+        if len(items) > 1:
+            items.sort(key=lambda item: (item.start, item.stored is None))
+        clusters: list[list[_Visit]] = []
+        cluster_end = 0
+        for item in items:
+            if not clusters or item.start - cluster_end > GAP:
+                clusters.append([item])
+                cluster_end = item.end
+            else:
+                clusters[-1].append(item)
+                cluster_end = max(cluster_end, item.end)
+        added = 0
+        for cluster in clusters:
+            new_events = [e for item in cluster for e in item.events]
+            if not new_events:
+                continue
+            sessions = [item.stored for item in cluster if item.stored is not None]
+            start = min(item.start for item in cluster)
+            end = max(item.end for item in cluster)
+            first_new = next(item for item in cluster if item.stored is None)
+            views = _page_views(new_events)
+            if not sessions:
+                values = {
+                    "started_at": _time(start),
+                    "ended_at": _time(end),
+                    "event_count": len(new_events),
+                    "page_views": views,
+                    **_attributes(first_new.events[0]),
+                }
+                created.append((profile_id, values, new_events))
+                added += 1
+                continue
+            survivor, others = sessions[0], sessions[1:]
+            if first_new.start < survivor.start:
+                restarted.append((survivor.pk, _attributes(first_new.events[0])))
+            spans.append(
+                (
+                    survivor.pk,
+                    _time(start),
+                    _time(end),
+                    survivor.event_count + len(new_events) + sum(s.event_count for s in others),
+                    survivor.page_views + views + sum(s.page_views for s in others),
+                )
+            )
+            for event in new_events:
+                result.session_of[event.pk] = survivor.pk
+            if others:
+                absorbed[survivor.pk] = [s.pk for s in others]
+                added -= len(others)
+        if added:
+            result.new_sessions[profile_id] = added
+
+    new_ids = insert_rows(
+        Session,
+        ["profile_id", *SPAN_FIELDS, *ATTRIBUTE_FIELDS],
+        [
+            (profile_id, *(values[name] for name in SPAN_FIELDS), *(values[name] for name in ATTRIBUTE_FIELDS))
+            for profile_id, values, _events in created
+        ],
+    )
+    for (_profile, _values, session_events), pk in zip(created, new_ids, strict=True):
+        for event in session_events:
+            result.session_of[event.pk] = pk
+    update_rows(Session, SPAN_FIELDS, spans)
+    update_rows(
+        Session,
+        ATTRIBUTE_FIELDS,
+        [(pk, *(values[name] for name in ATTRIBUTE_FIELDS)) for pk, values in restarted],
+    )
+    for survivor_id, joined in absorbed.items():
+        LandedEvent.objects.filter(session_id__in=joined).update(session_id=survivor_id)
+        Session.objects.filter(pk__in=joined).delete()
+    return result
+
+
+def mark_processed(
+    event_ids: Sequence[int], session_of: dict[int, int], processed_at: datetime.datetime, batch: int
+) -> None:
+    """Mark a batch's events processed and give each its session in one UPDATE per 500 events."""
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(processed_at)
+    table = LandedEvent._meta.db_table
+    postgres = connection.vendor == "postgresql"
+    row = "(%s::bigint, %s::bigint)" if postgres else "(%s, %s)"
+    with connection.cursor() as cursor:
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start : start + 500]
+            params: list[Any] = [now, batch]
+            for pk in chunk:
+                params.extend((pk, session_of.get(pk)))
+            values = ", ".join([row] * len(chunk))
+            if postgres:
+                sql = (
+                    f"UPDATE {table} AS e SET processed_at = %s, processing_batch = %s, session_id = v.column2 "  # noqa: S608  -- model table name; values are parameters
+                    f"FROM (VALUES {values}) AS v WHERE e.id = v.column1"
+                )
+            else:
+                sql = (
+                    f"UPDATE {table} SET processed_at = %s, processing_batch = %s, session_id = v.column2 "  # noqa: S608  -- as above
+                    f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1"
+                )
+            cursor.execute(sql, params)
