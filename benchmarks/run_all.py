@@ -63,16 +63,19 @@ def main(argv: list[str] | None = None) -> int:
             failures += _run("bench_sales_board.py", "--db", db) != 0
             failures += _run("bench_leads_rescore.py", "--db", db) != 0
             failures += _run("bench_pool_reclaim.py", "--db", db) != 0
+            failures += _run("bench_import_orders.py", "--db", db) != 0
         if wanted(6):
             failures += _run("bench_tracking_ingest.py", "--db", db) != 0
         if wanted(7):
             failures += _run("bench_analytics_offers.py", "--db", db) != 0
+            failures += _run("bench_profitability.py", "--db", db) != 0
     if wanted(7) and "postgres" in databases:
         failures += _run("bench_analytics_rfm.py") != 0
     if wanted(7) and not args.skip_engine:
         # Pure NumPy, no database; the reference libraries run in their own venv (see the scripts).
         failures += _run("bench_engine_clv.py") != 0
         failures += _run("bench_engine_rules.py") != 0
+        failures += _run("bench_engine_scores.py") != 0
     return 1 if failures else 0
 
 
