@@ -20,3 +20,10 @@ class ActivitiesConfig(AppConfig):
         for record_type in ("customers.account", "customers.person"):
             register_panel(record_type, "relationship-health", relationship.render_panel, order=1)
         timeline.register()
+        from datetime import timedelta
+
+        from guanxi.activities import tasks
+        from guanxi.core.schedule import register_periodic
+
+        register_periodic("activities.apply_pool_rules", timedelta(days=1), tasks.apply_pool_rules)
+        register_periodic("activities.send_task_reminders", timedelta(minutes=5), tasks.send_task_reminders)

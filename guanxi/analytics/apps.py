@@ -8,6 +8,12 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         """Show each customer's scores and next offers on account and contact pages."""
+        from datetime import timedelta
+
+        from guanxi.analytics import tasks
         from guanxi.analytics.panels import register  # queries and templates need the app registry ready
+        from guanxi.core.schedule import register_periodic
 
         register()
+        register_periodic("analytics.run_scoring", timedelta(days=1), tasks.run_scoring)
+        register_periodic("analytics.run_rules", timedelta(days=1), tasks.run_rules)

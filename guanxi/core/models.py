@@ -85,3 +85,17 @@ class ChangeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.content_type_id}:{self.object_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ScheduleMark(models.Model):
+    """When a periodic job (`core/schedule.py`) was last queued: one row per job name.
+
+    A row, not memory, so a restart does not rerun a nightly job and two processes running the
+    scheduler queue each job once (the claim is a conditional UPDATE).
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    last_queued_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_queued_at:%Y-%m-%d %H:%M}"

@@ -39,7 +39,37 @@ class InProcessWorker:
         self.thread.join(timeout)
 
 
+class SchedulerThread:
+    """Queues the periodic jobs (`core/schedule.py`) every `interval` seconds, on a thread."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="guanxi-scheduler", daemon=True)
+
+    def _run(self) -> None:
+        from django.utils import timezone
+
+        from guanxi.core.schedule import queue_due
+
+        try:
+            while not self.stopped.wait(self.interval):
+                queue_due(timezone.now())
+        finally:
+            connections.close_all()
+
+    def start(self) -> "SchedulerThread":
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopped.set()
+        self.thread.join(timeout)
+
+
 def start_worker_thread() -> InProcessWorker | None:
+    """The worker, and the scheduler that queues periodic jobs for it."""
     if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
         return None
+    SchedulerThread().start()
     return InProcessWorker().start()

@@ -8,6 +8,11 @@ class ProfitabilityConfig(AppConfig):
 
     def ready(self) -> None:
         """Show each customer's profitability, service level and price list on account and contact pages."""
+        from datetime import timedelta
+
+        from guanxi.core.schedule import register_periodic
+        from guanxi.profitability import tasks
         from guanxi.profitability.panels import register  # queries and templates need the app registry ready
 
         register()
+        register_periodic("profitability.run", timedelta(days=1), tasks.run_profitability)

@@ -14,3 +14,10 @@ class TrackingConfig(AppConfig):
 
         register()
         register_panels()
+        from datetime import timedelta
+
+        from guanxi.core.schedule import register_periodic
+        from guanxi.tracking import tasks
+
+        # Landing queues processing itself; this catches up after a crash or a stopped worker.
+        register_periodic("tracking.process_events", timedelta(minutes=1), tasks.process_events)
