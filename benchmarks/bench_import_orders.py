@@ -8,7 +8,7 @@ the same staff user, products and buyers first. Then:
 (a) the file is imported through the import service (`start_import`, `set_mapping`,
     `run_import`, "good rows" mode): reading, grouping rows into orders, validation, buyer and
     SKU look-ups, `commerce.services.bulk_create_orders` (numbers, prices, totals, visibility,
-    history, the buyer's last won deal) and one `record_payment` per paid order;
+    history, the buyer's last won deal, and the payments, one `bulk_create` per batch);
 (b) the rows (a) wrote (orders, order lines, payments, their history records) are inserted into
     the other database by the raw driver (`sqlite3` / `psycopg`), plain `INSERT ... VALUES` with
     `executemany`, one transaction per 2,000 lines' worth of orders, as (a) commits.

@@ -249,6 +249,15 @@ class FeedLineSerializer(serializers.Serializer[Any]):
     user_phone = serializers.CharField(required=False, help_text="…or by phone.")
 
 
+class FeedPaymentSerializer(serializers.Serializer[Any]):
+    """A payment the shop already received for a feed order (documentation; the feed validates it)."""
+
+    amount = money(help_text="More than zero; all payments of an order together at most its total.")
+    method = serializers.ChoiceField(choices=PaymentMethod.choices, required=False, help_text="Default other.")
+    paid_at = serializers.DateTimeField(required=False, help_text="Default: when the feed is received.")
+    reference = serializers.CharField(required=False, max_length=100, help_text="The payment's own reference.")
+
+
 class FeedOrderSerializer(serializers.Serializer[Any]):
     """One feed order; the buyer by id, or found by e-mail or phone (created when unknown)."""
 
@@ -270,6 +279,12 @@ class FeedOrderSerializer(serializers.Serializer[Any]):
     payment_due_date = serializers.DateField(required=False)
     note = serializers.CharField(required=False)
     lines = FeedLineSerializer(many=True)
+    payments = FeedPaymentSerializer(
+        many=True,
+        required=False,
+        help_text="Money already received; the order is stored paid. A refused payment rejects the order, "
+        "with the error under e.g. `payments[0].amount`. Not repeated when the order already exists.",
+    )
 
 
 class BulkOrdersDocSerializer(serializers.Serializer[Any]):

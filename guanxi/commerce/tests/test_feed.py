@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from guanxi.commerce import services
-from guanxi.commerce.models import Order, OrderLine
+from guanxi.commerce.models import Order, OrderLine, Payment
 from guanxi.commerce.tests.factories import ProductFactory
 from guanxi.core.history import history_for
 from guanxi.customers.models import Person, Source
@@ -166,3 +166,99 @@ def test_feed_queries_do_not_grow_with_the_number_of_orders(admin_user: User) ->
     assert len(large.captured_queries) == len(small.captured_queries)
     assert len(large.captured_queries) <= 20
     assert people[0].orders.count() == 4
+
+
+# -- payments carried by the feed ---------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("tea")
+def test_payments_are_stored_with_their_orders_already_paid(admin_user: User) -> None:
+    buyer = PersonFactory.create()
+    feed = [
+        _order(
+            "paid-1",
+            buyer_person_id=buyer.pk,
+            payments=[
+                {"amount": "50.00", "method": "alipay", "paid_at": "2026-05-01T11:00:00+08:00", "reference": "A-1"},
+                {"amount": 40},  # the rest; method "other", paid now
+            ],
+        ),
+        _order("unpaid-1", buyer_person_id=buyer.pk),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        result = services.bulk_create_orders(admin_user, feed, note="import 7")
+    assert [row["external_id"] for row in result.created] == ["paid-1", "unpaid-1"]
+    assert result.errors == []
+    assert sum("commerce_payment" in q["sql"] and q["sql"].startswith("INSERT") for q in queries) == 1
+    paid = Order.objects.get(external_id="paid-1")
+    assert (paid.total_amount, paid.paid_amount) == (D("90.00"), D("90.00"))
+    assert list(paid.payments.order_by("amount").values_list("amount", "currency", "method", "reference")) == [
+        (D("40.00"), "CNY", "other", ""),
+        (D("50.00"), "CNY", "alipay", "A-1"),
+    ]
+    first = paid.payments.get(reference="A-1")
+    assert (first.paid_at, first.created_by) == (datetime.datetime(2026, 5, 1, 3, 0, tzinfo=datetime.UTC), admin_user)
+    record = history_for(paid).get()
+    assert (record.action, record.note, record.changes["paid_amount"]) == ("create", "import 7", [None, "90.00"])
+    unpaid = Order.objects.get(external_id="unpaid-1")
+    assert unpaid.paid_amount == D("0.00")
+    assert "paid_amount" not in history_for(unpaid).get().changes
+
+
+@pytest.mark.usefixtures("tea")
+def test_a_refused_payment_rejects_its_order_with_a_keyed_error(admin_user: User) -> None:
+    buyer = PersonFactory.create()
+    feed = [
+        _order("over", buyer_person_id=buyer.pk, payments=[{"amount": "60"}, {"amount": "30.01"}]),
+        _order("cancelled", buyer_person_id=buyer.pk, status="cancelled", payments=[{"amount": "10"}]),
+        _order(
+            "shape",
+            buyer_person_id=buyer.pk,
+            payments=[{"amount": "0", "method": "barter", "tip": 1}, "cash", {"amount": "1", "paid_at": "soon"}],
+        ),
+        _order("not-a-list", buyer_person_id=buyer.pk, payments={"amount": "1"}),
+        _order("good", buyer_person_id=buyer.pk, payments=[{"amount": "90.00", "method": "cash"}]),
+    ]
+    result = services.bulk_create_orders(admin_user, feed)
+    assert [row["external_id"] for row in result.created] == ["good"]
+    assert [(row["index"], row["field"], row["reason"]) for row in result.errors] == [
+        (0, "payments[1].amount", "Only 30.00 CNY is outstanding."),
+        (1, "payments", "A Cancelled order takes no payments."),
+        (2, "payments[0].tip", "Unknown field."),
+        (2, "payments[0].amount", "Enter a number greater than zero."),
+        (2, "payments[0].method", "Unknown payment method: barter"),
+        (2, "payments[1]", "Each payment must be an object."),
+        (2, "payments[2].paid_at", "Enter a date and time such as 2026-05-01T10:30:00+08:00."),
+        (3, "payments", "Send the order's payments as a list."),
+    ]
+    assert list(Order.objects.values_list("external_id", "paid_amount")) == [("good", D("90.00"))]
+    assert list(Payment.objects.values_list("order__external_id", "amount")) == [("good", D("90.00"))]
+
+
+@pytest.mark.usefixtures("tea")
+def test_a_refused_payment_of_an_order_with_a_new_buyer_leaves_no_person(admin_user: User) -> None:
+    result = services.bulk_create_orders(
+        admin_user, [_order("new-buyer", buyer_email="new@example.com", payments=[{"amount": "91"}])]
+    )
+    assert [row["field"] for row in result.errors] == ["payments[0].amount"]
+    assert not Person.objects.exists()
+    assert not Order.objects.exists()
+    result = services.bulk_create_orders(
+        admin_user, [_order("new-buyer", buyer_email="new@example.com", payments=[{"amount": "90"}])]
+    )
+    assert [row["external_id"] for row in result.created] == ["new-buyer"]
+    assert Order.objects.get().paid_amount == D("90.00")
+    assert Payment.objects.get().amount == D("90.00")
+
+
+@pytest.mark.usefixtures("tea")
+def test_resending_a_paid_order_creates_no_second_payment(admin_user: User) -> None:
+    buyer = PersonFactory.create()
+    feed = [_order("paid-1", buyer_person_id=buyer.pk, payments=[{"amount": "45", "method": "wechat_pay"}])]
+    first = services.bulk_create_orders(admin_user, feed)
+    second = services.bulk_create_orders(admin_user, feed)
+    assert [row["id"] for row in second.existing] == [row["id"] for row in first.created]
+    assert (second.created, second.errors) == ([], [])
+    assert Payment.objects.count() == 1
+    assert Order.objects.get().paid_amount == D("45.00")
+    assert [record.action for record in history_for(Order.objects.get())] == ["create"]

@@ -164,9 +164,10 @@ def test_rows_become_orders_with_buyers_users_payments_and_history(rep: User, sh
 
     order_type = ContentType.objects.get_for_model(Order)
     history = ChangeRecord.objects.filter(content_type=order_type, object_id=first.pk).order_by("id")
-    assert [record.action for record in history] == ["create", "update"]
+    # One history row: the order is stored already paid, the import named in its note.
+    assert [(record.action, record.note) for record in history] == [("create", f"import {job.pk}")]
     assert history[0].actor == rep
-    assert history[1].changes == {"paid_amount": ["0.00", "100.00"]}
+    assert history[0].changes["paid_amount"] == [None, "100.00"]
     shop["acme"].refresh_from_db()
     assert shop["acme"].last_won_at is not None
 
@@ -425,3 +426,20 @@ def test_the_command_line_imports_orders(rep: User, shop: dict[str, Any], tmp_pa
     call_command("import_records", str(path), target="orders", user="rep", mode="good_rows", stdout=out)
     assert "Done: 2 were created" in out.getvalue()
     assert list(Order.objects.order_by("external_id").values_list("external_id", flat=True)) == ["SHOP-1", "SHOP-2"]
+
+
+def test_a_payment_the_feed_refuses_rejects_its_order_only(rep: User, shop: dict[str, Any]) -> None:
+    """Without a unit price the total is the product's price, known only to the feed: 88.00 < 90."""
+    data = _csv(
+        HEADER,
+        "PAY-1,2026-05-01,明远科技,,TEA-001,,1,,,,,,,90,",
+        "PAY-2,2026-05-01,明远科技,,TEA-001,,1,,,,,,,88,现金",
+    )
+    job = _run(rep, data)
+    assert _counts(job) == (1, 0, 0, 1)
+    assert _problems(job) == [(2, "实付金额", "Only 88.00 CNY is outstanding.")]
+    order = Order.objects.get()
+    assert (order.external_id, order.paid_amount) == ("PAY-2", Decimal("88.00"))
+    assert list(Payment.objects.values_list("order__external_id", "amount", "method", "reference")) == [
+        ("PAY-2", Decimal("88.00"), "cash", f"import {job.pk}")
+    ]
