@@ -1,9 +1,12 @@
 """The background worker run inside the web process by `make run` (the embedded set-up)."""
 
+import logging
 import threading
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
+
+logger = logging.getLogger(__name__)
 
 
 class InProcessWorker:
@@ -54,7 +57,10 @@ class SchedulerThread:
 
         try:
             while not self.stopped.wait(self.interval):
-                queue_due(timezone.now())
+                try:
+                    queue_due(timezone.now())
+                except DatabaseError:  # e.g. SQLite busy with a long write: try again next round
+                    logger.warning("could not check the periodic jobs", exc_info=True)
         finally:
             connections.close_all()
 
@@ -68,8 +74,13 @@ class SchedulerThread:
 
 
 def start_worker_thread() -> InProcessWorker | None:
-    """The worker, and the scheduler that queues periodic jobs for it."""
     if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
         return None
-    SchedulerThread().start()
     return InProcessWorker().start()
+
+
+def start_scheduler_thread() -> SchedulerThread | None:
+    """The scheduler that queues periodic jobs for the in-process worker (`make run` only)."""
+    if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
+        return None
+    return SchedulerThread().start()

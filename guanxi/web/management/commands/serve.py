@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
-from guanxi.core.worker import start_worker_thread
+from guanxi.core.worker import start_scheduler_thread, start_worker_thread
 from guanxi.web.demo import load_app_demos
 
 DEMO_PASSWORD = "guanxi-demo"  # noqa: S105  -- the published demo login, printed at start-up
@@ -36,6 +36,7 @@ class Command(BaseCommand):
             load_app_demos("small", report=lambda app: self.stdout.write(f"  {app} ✓"))
         connection.close()
         start_worker_thread()
+        start_scheduler_thread()
         url = f"http://{options['host']}:{options['port']}"
         database = settings.DATABASES["default"]
         where = database["NAME"] if database["ENGINE"].endswith("sqlite3") else f"{database['HOST']}/{database['NAME']}"
