@@ -17,3 +17,4 @@ class AnalyticsConfig(AppConfig):
         register()
         register_periodic("analytics.run_scoring", timedelta(days=1), tasks.run_scoring)
         register_periodic("analytics.run_rules", timedelta(days=1), tasks.run_rules)
+        register_periodic("analytics.rebuild_purchase_summaries", timedelta(days=7), tasks.rebuild_purchase_summaries)

@@ -280,3 +280,50 @@ class AccountHealth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id or self.person_id}: {self.health}"
+
+
+class PurchaseSummary(models.Model):
+    """Per-customer purchase periods (`guanxi.engine.summaries.purchase_periods`), kept current
+    by `purchase_store.refresh` from the orders added or changed since its last refresh, so a
+    scoring run reads one row per customer instead of every order.
+
+    The customer key is the engine's ("a<account id>" / "p<person id>"): a derived copy, not a
+    link, rebuilt from the orders whenever in doubt.
+    """
+
+    customer = models.CharField(max_length=24, primary_key=True)
+    periods = models.BigIntegerField()
+    first_day = models.BigIntegerField()
+    last_day = models.BigIntegerField()
+    order_count = models.BigIntegerField()
+    revenue = models.FloatField()
+    repeat_revenue = models.FloatField()
+
+    class Meta:
+        verbose_name = _("purchase summary")
+        verbose_name_plural = _("purchase summaries")
+
+    def __str__(self) -> str:
+        return self.customer
+
+
+class PurchaseSummaryState(models.Model):
+    """How far the purchase summaries are current: one row, locked by each refresh.
+
+    New orders are those with an id above `order_id`; changed ones are older orders whose
+    `updated_at` is above `changed_until`.
+    """
+
+    order_id = models.BigIntegerField(default=0)
+    changed_until = models.DateTimeField(null=True, blank=True)
+    engine_version = models.CharField(max_length=20, blank=True, default="")
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    customers = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("purchase summary state")
+        verbose_name_plural = _("purchase summary states")
+
+    def __str__(self) -> str:
+        return f"orders up to #{self.order_id}"

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi import engine
-from guanxi.analytics import customer_scores, permissions
+from guanxi.analytics import customer_scores, permissions, purchase_store
 from guanxi.analytics.lifecycle import RuleConditions, assign_stages
 from guanxi.analytics.models import (
     AnalyticsRun,
@@ -42,7 +42,7 @@ from guanxi.core.history import diff, record_change, snapshot
 from guanxi.core.models import ChangeAction
 from guanxi.customers import scores
 from guanxi.customers.models import Account, LifecycleStage, Person
-from guanxi.engine import bgnbd, engagement, gammagamma, health, rules, summaries
+from guanxi.engine import bgnbd, engagement, gammagamma, health, rfm, rules, summaries
 from guanxi.engine._optimize import FitError
 from guanxi.engine.rfm import BINS, SEGMENT_RULES
 from guanxi.staff.models import User
@@ -51,15 +51,6 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called with (processed, total) as a run advances (the command's progress bar)."""
-
-SUMMARY_SELECT = (
-    *summaries.SUMMARY_COLUMNS,
-    "recency_score",
-    "frequency_score",
-    "monetary_score",
-    "fm_score",
-    "segment",
-)
 
 DEFAULT_SCORING = {
     "horizon_days": 90,
@@ -132,14 +123,18 @@ def run_scoring(
 ) -> AnalyticsRun:
     """Score every customer who has bought and place them in the lifecycle; returns the run.
 
-    `end` is the end of observation (default now); `overrides` change `DEFAULT_SCORING`.
-    A failure is recorded on the run (status failed, the error) and raised again.
+    `end` is the end of observation. Without it the run observes now and reads the purchase
+    summaries kept by `purchase_store` (refreshed first from what changed since); with it the
+    summaries are computed from the orders as they stood at `end`, so a past run can be
+    reproduced. `overrides` change `DEFAULT_SCORING`. A failure is recorded on the run
+    (status failed, the error) and raised again.
     """
     _require_run(actor)
     unknown = set(overrides) - set(DEFAULT_SCORING)
     if unknown:
         raise ValidationError({key: [_("Unknown parameter.")] for key in sorted(unknown)})
     parameters = {**DEFAULT_SCORING, **overrides}
+    stored = end is None
     end = end or timezone.now()
     stage_rules = [RuleConditions.of(rule) for rule in LifecycleRule.objects.filter(is_active=True)]
     run = _start(
@@ -148,6 +143,7 @@ def run_scoring(
         {
             **parameters,
             "end": end.isoformat(),
+            "summaries": "stored" if stored else "from_orders",
             "lifecycle_rules": [
                 {k: v for k, v in vars_of(rule).items() if v not in (None, (), "")} for rule in stage_rules
             ],
@@ -155,12 +151,19 @@ def run_scoring(
         seed,
     )
     try:
-        _score(run, end, parameters, stage_rules, progress)
+        _score(run, end, parameters, stage_rules, progress, stored=stored)
     except Exception as exc:
         logger.exception("analytics run %s failed", run.pk)
         _finish(run, RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000])
         raise
     return _finish(run, RunStatus.SUCCEEDED)
+
+
+def refresh_purchase_summaries(actor: User | None, *, rebuild: bool = False) -> purchase_store.RefreshReport:
+    """Bring the stored purchase summaries up to date (or rebuild them) outside a scoring run:
+    the weekly rebuild and `manage.py analytics summaries`."""
+    _require_run(actor)
+    return purchase_store.refresh(rebuild=rebuild)
 
 
 def vars_of(rule: RuleConditions) -> dict[str, Any]:
@@ -222,18 +225,43 @@ def _fit_models(
     return p_alive, expected, clv
 
 
-def _current_stages(keys: list[str]) -> list[str]:
-    ids: dict[str, list[int]] = {"account": [], "person": []}
-    for key in keys:
-        kind, pk = purchase_history.split_key(key)
-        ids[kind].append(pk)
+def _current_stages(keys: list[str]) -> dict[str, str]:
+    """Each existing customer's lifecycle stage by key; a key with no record is absent."""
+    kinds = {purchase_history.split_key(key)[0] for key in keys}
     stages: dict[str, str] = {}
     for kind, model in (("account", Account), ("person", Person)):
-        if ids[kind]:
+        if kind in kinds:
             prefix = "a" if kind == "account" else "p"
             for pk, stage in model.objects.order_by().values_list("pk", "lifecycle_stage").iterator(chunk_size=20_000):
                 stages[f"{prefix}{pk}"] = stage
-    return [stages.get(key, "") for key in keys]
+    return stages
+
+
+def _summaries(
+    end: dt.datetime, *, stored: bool, quality: dict[str, Any]
+) -> tuple[summaries.CustomerSummaries, list[str]]:
+    """The customers' summaries at `end` and their current stages, customers without a record left out."""
+    if stored:
+        report = purchase_store.refresh(now=end)
+        quality["summaries"] = {
+            "source": "stored",
+            "rebuilt": report.rebuilt,
+            "new_orders": report.new_orders,
+            "folded": report.folded,
+            "recomputed": report.recomputed,
+        }
+        s = summaries.summaries_from_periods(purchase_store.read_columns(), end=end)
+    else:
+        quality["summaries"] = {"source": "from_orders"}
+        expr = summaries.customer_summaries(purchase_history.purchases_table(), end=end)
+        s = summaries.summaries_from_rows(purchase_history.run(expr.select(*summaries.SUMMARY_COLUMNS)))
+    stages = _current_stages(s.customer)
+    missing = [key for key in s.customer if key not in stages]
+    if missing:
+        if stored:
+            purchase_store.forget(missing)
+        s = s.take(np.flatnonzero([key in stages for key in s.customer]))
+    return s, [stages[key] for key in s.customer]
 
 
 def _money(value: float) -> Decimal | None:
@@ -261,22 +289,25 @@ def _score(
     parameters: Mapping[str, Any],
     stage_rules: list[RuleConditions],
     progress: Progress | None,
+    *,
+    stored: bool,
 ) -> None:
-    source = purchase_history.purchases_table()
-    expr = summaries.rfm_scores(summaries.customer_summaries(source, end=end)).select(*SUMMARY_SELECT)
-    rows = sorted(purchase_history.run(expr), key=lambda row: str(row[0]))
-    s = summaries.summaries_from_rows(row[: len(summaries.SUMMARY_COLUMNS)] for row in rows)
-    base = len(summaries.SUMMARY_COLUMNS)
-    r_score = np.asarray([int(row[base]) for row in rows], dtype=np.int64)
-    fm_score = np.asarray([int(row[base + 3]) for row in rows], dtype=np.int64)
-    rfm_codes = [f"{row[base]}{row[base + 1]}{row[base + 2]}" for row in rows]
-    segments = [str(row[base + 4]) for row in rows]
+    quality: dict[str, Any] = {}
+    s, current = _summaries(end, stored=stored, quality=quality)
+    scored = rfm.rfm(s.days_since_last, s.order_count, s.revenue)
+    r_score, fm_score = scored.recency_score, scored.fm_score
+    rfm_codes = [
+        f"{r}{f}{m}"
+        for r, f, m in zip(
+            r_score.tolist(), scored.frequency_score.tolist(), scored.monetary_score.tolist(), strict=True
+        )
+    ]
+    segments = scored.segment_keys()
     n = len(s)
     _progress(run, 0, n, progress)
 
-    quality: dict[str, Any] = {"customers_scored": n}
+    quality["customers_scored"] = n
     p_alive, expected, clv = _fit_models(s, parameters, quality) if n else (np.zeros(0),) * 3
-    current = _current_stages(s.customer)
     stages = assign_stages(
         stage_rules,
         order_count=s.order_count,
@@ -351,16 +382,15 @@ def _score(
     grid = np.zeros((BINS, BINS), dtype=np.int64)
     if n:
         np.add.at(grid, (r_score - 1, fm_score - 1), 1)
-    cohort_rows = purchase_history.run(
-        summaries.cohort_cells(source, end=end).select("cohort", "period", "customers", "revenue")
-    )
+    cells = summaries.cohort_cells(purchase_history.purchases_table(), end=end)
+    cohort_rows = purchase_history.run(cells.select("cohort", "period", "customers", "revenue"))
     cohort = summaries.cohort_table_from_cells(cohort_rows)
     run.quality = quality
     run.results = {
         **outcome.results,
         "kpis": kpis,
         "rfm_grid": grid.tolist(),
-        "segments": {rule.key: segments.count(rule.key) for rule in SEGMENT_RULES},
+        "segments": scored.segment_counts(),
         "stages": {stage: stages.count(stage) for stage in LifecycleStage.values if stages.count(stage)},
         "moves": [{"from": f, "to": t, "customers": c} for (f, t), c in sorted(moves.items())],
         "clv_histogram": _histogram(clv),

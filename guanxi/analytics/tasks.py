@@ -25,3 +25,11 @@ def run_rules(actor_id: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Find association rules and refresh every customer's next offers."""
     run = services.run_rules(_actor(actor_id), seed=seed)
     return {"run": run.pk, "status": run.status}
+
+
+@task()
+def rebuild_purchase_summaries() -> dict[str, Any]:
+    """Recompute every stored purchase summary from the orders: the weekly safety net for
+    changes that do not move an order's `updated_at` (see `purchase_store`)."""
+    report = services.refresh_purchase_summaries(None, rebuild=True)
+    return {"customers": report.customers}

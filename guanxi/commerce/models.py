@@ -125,6 +125,7 @@ class Order(models.Model):
         unique=True,
         help_text=_("The order's id in the shop or system that sent it; a feed sent twice is stored once."),
     )
+    # Not indexed alone: `commerce_order_account_idx` / `_person_idx` lead with the buyer.
     buyer_account = models.ForeignKey(
         "customers.Account",
         verbose_name=_("buyer (account)"),
@@ -132,6 +133,7 @@ class Order(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="orders",
+        db_index=False,
     )
     buyer_person = models.ForeignKey(
         "customers.Person",
@@ -140,6 +142,7 @@ class Order(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="orders",
+        db_index=False,
     )
     channel = models.CharField(_("channel"), max_length=16, choices=OrderChannel.choices, default=OrderChannel.DIRECT)
     status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.CONFIRMED)
@@ -173,6 +176,8 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["ordered_at", "id"], name="commerce_order_date_idx"),
+            # Analytics finds the orders changed since its last refresh of purchase summaries.
+            models.Index(fields=["updated_at"], name="commerce_order_updated_idx"),
             models.Index(fields=["buyer_person", "ordered_at"], name="commerce_order_person_idx"),
             models.Index(fields=["buyer_account", "ordered_at"], name="commerce_order_account_idx"),
             models.Index(fields=["total_amount", "id"], name="commerce_order_total_idx"),

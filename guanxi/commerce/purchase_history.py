@@ -13,12 +13,12 @@ Cancelled and returned orders are not purchases and are left out here, once for 
 """
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
 import ibis  # type: ignore[import-untyped]  # ibis ships no py.typed marker; expressions are typed Any
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min, QuerySet, Sum
 
 from guanxi.commerce.models import Order, OrderLine, OrderStatus, Product
@@ -64,16 +64,71 @@ def raw_orders_table() -> Any:
     )
 
 
-def purchases_table() -> Any:
-    """Purchases as (customer, ordered_at, amount): the engine's `ORDER_SCHEMA`."""
+def purchases_table(
+    *,
+    order_ids: tuple[int, int] | None = None,
+    customers: Collection[str] = (),
+) -> Any:
+    """Purchases as (customer, ordered_at, amount): the engine's `ORDER_SCHEMA`.
+
+    `order_ids` (exclusive low, inclusive high) keeps the orders with an id in that range, and
+    `customers` those of the given buyers; both filter on indexed columns before the key is
+    built, so a slice reads only its own orders.
+    """
     orders = raw_orders_table()
     orders = orders.filter(~orders.status.isin([str(s) for s in NOT_PURCHASES]))
+    if order_ids is not None:
+        orders = orders.filter((orders.id > order_ids[0]) & (orders.id <= order_ids[1]))
+    if customers:
+        accounts, people = _ids_by_kind(customers)
+        orders = orders.filter(
+            orders.buyer_account_id.isin(accounts or [0])
+            | (orders.buyer_account_id.isnull() & orders.buyer_person_id.isin(people or [0]))
+        )
     customer = ibis.ifelse(
         orders.buyer_account_id.notnull(),
         ibis.literal(ACCOUNT_PREFIX) + orders.buyer_account_id.cast("string"),
         ibis.literal(PERSON_PREFIX) + orders.buyer_person_id.cast("string"),
     )
     return orders.select(customer=customer, ordered_at=orders.ordered_at, amount=orders.total_amount.cast("float64"))
+
+
+def _ids_by_kind(keys: Collection[str]) -> tuple[list[int], list[int]]:
+    accounts: list[int] = []
+    people: list[int] = []
+    for key in keys:
+        kind, pk = split_key(key)
+        (accounts if kind == "account" else people).append(pk)
+    return sorted(accounts), sorted(people)
+
+
+def last_order_id() -> int:
+    """The highest order id whose order is committed: every lower id is committed or never will be.
+
+    On PostgreSQL an id is drawn inside the inserting transaction, so a lower id may still be
+    uncommitted while a higher one is visible. Taking a SHARE lock on the table waits for the
+    transactions writing to it and lets no new one start; it is held only while reading the
+    maximum. SQLite has one writer at a time, so its maximum is already settled.
+    """
+    table = connection.ops.quote_name(Order._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+        cursor.execute(f"SELECT max(id) FROM {table}")  # noqa: S608  -- a quoted table name, no values
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def customers_of_changed_orders(*, up_to_id: int, changed_after: dt.datetime) -> set[str]:
+    """Buyers of orders up to `up_to_id` changed (`updated_at`) after a moment, whatever their
+    status now: a cancelled or re-pointed order changes its buyer's purchases too."""
+    rows = (
+        Order.objects.filter(pk__lte=up_to_id, updated_at__gt=changed_after)
+        .order_by()
+        .values_list("buyer_account_id", "buyer_person_id")
+        .distinct()
+    )
+    return {customer_key(account_id=a, person_id=p) for a, p in rows}
 
 
 def dialect() -> str:

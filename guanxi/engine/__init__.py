@@ -22,5 +22,5 @@ Modules:
   inside the database (SQLite, PostgreSQL, DuckDB, Spark).
 """
 
-__version__ = "1.2.0"
+__version__ = "1.3.0"
 """Stored with every analytics run; bump it when a change alters any result."""

@@ -59,7 +59,16 @@ def maximise(objective: Objective, x0: FloatArray, total_weight: float, *, max_i
 
     `total_weight` (the number of customers) turns the mean's Hessian into the observed
     information of the whole sample for the covariance.
+
+    The line search may try parameters where the likelihood overflows; those trials evaluate to
+    inf or NaN, which L-BFGS-B backs away from, so the floating-point warnings they raise are
+    silenced here. A fit that ends somewhere not finite or not converged raises `FitError`.
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        return _maximise(objective, x0, total_weight, max_iterations)
+
+
+def _maximise(objective: Objective, x0: FloatArray, total_weight: float, max_iterations: int) -> Optimum:
     result = minimize(
         objective,
         x0,

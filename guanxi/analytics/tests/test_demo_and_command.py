@@ -8,7 +8,15 @@ from django.core.management import call_command
 
 from guanxi.analytics import tasks
 from guanxi.analytics.demo import load_demo
-from guanxi.analytics.models import AccountHealth, AnalyticsRun, ChurnModel, OfferSuggestion, RunKind, RunStatus
+from guanxi.analytics.models import (
+    AccountHealth,
+    AnalyticsRun,
+    ChurnModel,
+    OfferSuggestion,
+    PurchaseSummary,
+    RunKind,
+    RunStatus,
+)
 from guanxi.analytics.tests.factories import order
 from guanxi.commerce.models import Order, Payment
 from guanxi.customers.models import Person
@@ -80,3 +88,17 @@ def test_demo_gives_contract_accounts_orders_payments_and_health() -> None:
     again = load_demo("small", seed=3)
     assert again["contract_orders"] == 0
     assert Order.objects.filter(number__startswith="AN-C-").count() == report["contract_orders"]
+
+
+def test_summaries_command_refreshes_then_rebuilds() -> None:
+    buyer = PersonFactory.create()
+    order(buyer, dt.datetime(2026, 1, 5, tzinfo=dt.UTC), 10)
+    out = StringIO()
+    call_command("analytics", "summaries", stdout=out)
+    assert out.getvalue().strip() == "Purchase summaries: rebuilt, 1 recomputed, 1 customers"
+    order(buyer, dt.datetime(2026, 2, 5, tzinfo=dt.UTC), 20)
+    out = StringIO()
+    call_command("analytics", "summaries", stdout=out)
+    assert "1 new orders, 1 customers folded" in out.getvalue()
+    assert tasks.rebuild_purchase_summaries.enqueue().return_value == {"customers": 1}
+    assert PurchaseSummary.objects.get().order_count == 2

@@ -329,22 +329,30 @@ def _check_tree(survivor: Party, merged: Party) -> None:
 # Merge
 
 
+def _touched(model: type[models.Model]) -> dict[str, Any]:
+    """The row's `auto_now` stamps, set as `save()` would: a re-pointed row has changed, and
+    readers that follow changes by `updated_at` (analytics' purchase summaries) must see it."""
+    now = timezone.now()
+    return {f.attname: now for f in model._meta.concrete_fields if getattr(f, "auto_now", False)}
+
+
 def _move(step: Step, to_pk: int) -> list[int]:
     """Point the step's rows at `to_pk`; rows that still clash (a conditional constraint) are
     returned to be dropped. Each batch is tried in a savepoint, then row by row."""
     manager = step.model._base_manager
     column = step.fk_name if step.generic else step.model._meta.get_field(step.fk_name).attname  # type: ignore[union-attr]
+    touched = _touched(step.model)
     failed: list[int] = []
     for start in range(0, len(step.moved), _BATCH):
         batch = step.moved[start : start + _BATCH]
         try:
             with transaction.atomic():
-                manager.filter(pk__in=batch).update(**{column: to_pk})
+                manager.filter(pk__in=batch).update(**{column: to_pk}, **touched)
         except IntegrityError:
             for pk in batch:
                 try:
                     with transaction.atomic():
-                        manager.filter(pk=pk).update(**{column: to_pk})
+                        manager.filter(pk=pk).update(**{column: to_pk}, **touched)
                 except IntegrityError:
                     failed.append(pk)
     return failed
@@ -514,19 +522,20 @@ def _move_back(record: MergeRecord) -> tuple[int, int]:
         model_field = model._meta.get_field(name)
         column = getattr(model_field, "attname", name)
         manager = model._base_manager
+        touched = _touched(model)
         for start in range(0, len(pks), _BATCH):
             batch = pks[start : start + _BATCH]
             try:
                 with transaction.atomic():
                     moved_back += manager.filter(pk__in=batch, **{column: record.survivor_id}).update(
-                        **{column: record.merged_id}
+                        **{column: record.merged_id}, **touched
                     )
             except IntegrityError:
                 for pk in batch:
                     try:
                         with transaction.atomic():
                             moved_back += manager.filter(pk=pk, **{column: record.survivor_id}).update(
-                                **{column: record.merged_id}
+                                **{column: record.merged_id}, **touched
                             )
                     except IntegrityError:
                         continue

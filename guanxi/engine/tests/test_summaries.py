@@ -19,13 +19,17 @@ import pytest
 from guanxi.engine.cohorts import cohort_table
 from guanxi.engine.rfm import rfm
 from guanxi.engine.summaries import (
+    PERIOD_COLUMNS,
     SUMMARY_COLUMNS,
     cohort_cells,
     cohort_table_from_cells,
     customer_summaries,
     day_number,
+    merge_periods,
     orders_table,
+    purchase_periods,
     rfm_scores,
+    summaries_from_periods,
     summaries_from_rows,
 )
 
@@ -157,6 +161,50 @@ def test_rfm_scores_in_the_database_equal_the_numpy_scores(orders: Any) -> None:
     # Worked by hand: revenue 100 is shared by c2, c3, c5 (one score, 1 + 5*2//5 = 3).
     assert {r[0]: int(r[6]) for r in rows} == {"c1": 2, "c2": 3, "c3": 3, "c4": 1, "c5": 3}
     assert {r[0]: int(r[4]) for r in rows} == {"c1": 4, "c2": 3, "c3": 2, "c4": 5, "c5": 1}
+
+
+def _periods(expr: Any) -> dict[str, tuple[Any, ...]]:
+    return {
+        row[0]: (int(row[1]), int(row[2]), int(row[3]), int(row[4]), round(float(row[5]), 6), round(float(row[6]), 6))
+        for row in _rows(expr.select(*PERIOD_COLUMNS))
+    }
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        dt.datetime(2026, 1, 5, 12, 0),  # c1's second order joins its stored first (and only) day
+        dt.datetime(2026, 1, 20, 12, 0),  # c1 adds a new period; c5 has only stored orders
+        dt.datetime(2026, 3, 1, 8, 0),  # c1's new order is its stored last day's: no new period
+    ],
+)
+def test_merged_periods_equal_the_periods_of_all_orders(orders: Any, cut: dt.datetime) -> None:
+    """Orders after `cut` folded into the periods stored before it give the same totals as
+    computing them from every order, whatever day the cut falls on."""
+    stored = purchase_periods(orders.filter(orders.ordered_at < cut))
+    added = orders.filter(orders.ordered_at >= cut)
+    merged = merge_periods(stored, purchase_periods(added))
+    assert all(not row[-1] for row in _rows(merged.select("customer", "late")))
+    everything = _periods(purchase_periods(orders))
+    folded = _periods(merged)
+    added_customers = {row[0] for row in _rows(added.select("customer"))}
+    assert set(folded) == added_customers
+    assert folded == {customer: everything[customer] for customer in added_customers}
+
+
+def test_a_new_order_dated_before_the_stored_last_day_is_late(orders: Any) -> None:
+    back_dated = (orders.customer == "c1") & (orders.amount == 30.0)  # 20 January, between stored orders
+    merged = merge_periods(purchase_periods(orders.filter(~back_dated)), purchase_periods(orders.filter(back_dated)))
+    assert [(row[0], bool(row[1])) for row in _rows(merged.select("customer", "late"))] == [("c1", True)]
+
+
+def test_summaries_from_stored_periods_equal_the_summaries_in_the_database(orders: Any) -> None:
+    rows = _rows(purchase_periods(orders, end=END).select(*PERIOD_COLUMNS))
+    from_periods = summaries_from_periods(list(zip(*rows, strict=True)), end=END)
+    in_database = summaries_from_rows(_rows(customer_summaries(orders, end=END).select(*SUMMARY_COLUMNS)))
+    assert from_periods.customer == in_database.customer == ["c1", "c2", "c3", "c4", "c5"]
+    for name in SUMMARY_COLUMNS[1:]:
+        np.testing.assert_allclose(getattr(from_periods, name), getattr(in_database, name), err_msg=name)
 
 
 def test_cohort_cells_equal_the_numpy_cohort_table(orders: Any) -> None:

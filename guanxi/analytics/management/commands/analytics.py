@@ -1,4 +1,7 @@
-"""`manage.py analytics run [--step scoring|rules|all]`: run analytics steps now, with a progress bar."""
+"""`manage.py analytics run [--step scoring|rules|all]`: run analytics steps now, with a progress bar.
+
+`manage.py analytics summaries [--rebuild]` brings the stored purchase summaries up to date.
+"""
 
 import datetime as dt
 import sys
@@ -21,13 +24,27 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["run"])
+        parser.add_argument("action", choices=["run", "summaries"])
+        parser.add_argument(
+            "--rebuild", action="store_true", help="summaries: recompute every customer from the orders."
+        )
         parser.add_argument("--step", choices=[*STEPS, "all"], default="all")
         parser.add_argument("--end", help="End of observation, ISO date or timestamp (default: now).")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-progress", action="store_true", help="No progress bar (e.g. in logs).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "summaries":
+            report = services.refresh_purchase_summaries(None, rebuild=options["rebuild"])
+            how = (
+                "rebuilt" if report.rebuilt else f"{report.new_orders:,} new orders, {report.folded:,} customers folded"
+            )
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Purchase summaries: {how}, {report.recomputed:,} recomputed, {report.customers:,} customers"
+                )
+            )
+            return
         end = None
         if options["end"]:
             try:
