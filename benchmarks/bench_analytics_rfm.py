@@ -46,7 +46,7 @@ def _prepare(con: object, rows: int, customers: int) -> None:
     from psycopg import sql
 
     cur = con.cursor()  # type: ignore[attr-defined]  # a psycopg connection
-    cur.execute("DELETE FROM commerce_order WHERE number LIKE 'N%%'")
+    cur.execute("DELETE FROM commerce_order WHERE number NOT LIKE 'B%%'")
     cur.execute("UPDATE commerce_order SET status = 'confirmed' WHERE status = 'cancelled'")
     con.commit()  # type: ignore[attr-defined]
     if _count(cur, "SELECT count(*) FROM customers_person") != customers:

@@ -20,7 +20,8 @@ finds no record for it (`forget`).
 """
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +33,10 @@ from guanxi.analytics.models import PurchaseSummary, PurchaseSummaryState
 from guanxi.commerce import purchase_history
 from guanxi.engine import summaries
 
-# Customers recomputed per statement: each one's orders are read through the buyer indexes.
-RECOMPUTE_CHUNK = 2000
+# Keys per DELETE … IN (…): below SQLite's smallest bound-parameter limit.
+DELETE_CHUNK = 900
+# Up to this share of the stored customers, a recompute reads their orders through the indexes.
+INDEX_JOIN_SHARE = 0.05
 # Changed orders are looked for from this long before the last refresh: a transaction that
 # stamped `updated_at` just before a refresh may commit just after it. Recomputing a customer
 # twice changes nothing, so the overlap costs little and loses nothing.
@@ -146,29 +149,69 @@ def _fold(state: PurchaseSummaryState, up_to_id: int, now: dt.datetime) -> Refre
 
 
 def recompute_customers(customers: Sequence[str], *, up_to_id: int, now: dt.datetime) -> None:
-    """Replace these customers' rows by periods computed from all their orders."""
-    for start in range(0, len(customers), RECOMPUTE_CHUNK):
-        chunk = customers[start : start + RECOMPUTE_CHUNK]
-        PurchaseSummary.objects.filter(customer__in=chunk).delete()
-        source = purchase_history.purchases_table(order_ids=(0, up_to_id), customers=chunk)
-        _insert_periods(summaries.purchase_periods(source, end=now))
+    """Replace these customers' rows by periods computed from all their orders: their ids go
+    into temporary tables that the orders are joined with, one statement for all of them."""
+    if not customers:
+        return
+    for start in range(0, len(customers), DELETE_CHUNK):
+        PurchaseSummary.objects.filter(customer__in=customers[start : start + DELETE_CHUNK]).delete()
+    with purchase_history.buyer_tables(customers) as buyers:
+        source = purchase_history.purchases_table(order_ids=(0, up_to_id), buyers=buyers)
+        with _through_buyer_indexes(len(customers)):
+            _insert_periods(summaries.purchase_periods(source, end=now))
+
+
+@contextmanager
+def _through_buyer_indexes(customers: int) -> Iterator[None]:
+    """On PostgreSQL, join the few customers' ids to their orders through the buyer indexes.
+
+    The planner prices one index probe per customer above one pass over every order (its
+    default `random_page_cost` assumes spinning disks), and chooses a full scan of ten million
+    orders to recompute a few thousand customers. While the set is a small share of the stored
+    customers, hash and merge joins are switched off for this one statement; for a large share
+    the planner's full scan is the right plan and is left alone.
+    """
+    stored = PurchaseSummary.objects.count() if connection.vendor == "postgresql" else 0
+    if not stored or customers > stored * INDEX_JOIN_SHARE:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+        try:
+            yield
+        finally:
+            cursor.execute("RESET enable_hashjoin")
+            cursor.execute("RESET enable_mergejoin")
 
 
 def forget(customers: Collection[str]) -> int:
     """Drop rows of customers that no longer exist (a merge deleted the record)."""
     keys = sorted(customers)
     removed = 0
-    for start in range(0, len(keys), RECOMPUTE_CHUNK):
-        removed += PurchaseSummary.objects.filter(customer__in=keys[start : start + RECOMPUTE_CHUNK]).delete()[0]
+    for start in range(0, len(keys), DELETE_CHUNK):
+        removed += PurchaseSummary.objects.filter(customer__in=keys[start : start + DELETE_CHUNK]).delete()[0]
     return removed
 
 
 def read_columns() -> list[Sequence[Any]]:
-    """Every stored row as columns in `PERIOD_COLUMNS` order, for `summaries_from_periods`."""
-    columns = _columns()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM {_table()}")  # noqa: S608  -- quoted names, no values
-        rows = cursor.fetchall()
+    """Every stored row as columns in `PERIOD_COLUMNS` order, for `summaries_from_periods`.
+
+    On PostgreSQL the rows come in binary: a million rows of numbers parse about a third faster
+    than as text.
+    """
+    sql = f"SELECT {_columns()} FROM {_table()}"  # noqa: S608  -- quoted names, no values
+    connection.ensure_connection()
+    if connection.vendor == "postgresql":
+        import psycopg  # only here: the PostgreSQL driver is there when the database is
+
+        # Django's psycopg connections make client-side cursors, which cannot fetch binary.
+        with psycopg.Cursor(connection.connection) as cursor:
+            rows = cursor.execute(sql, binary=True).fetchall()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
     if not rows:
         return [() for _ in summaries.PERIOD_COLUMNS]
     return list(zip(*rows, strict=True))

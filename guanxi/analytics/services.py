@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -226,14 +226,19 @@ def _fit_models(
 
 
 def _current_stages(keys: list[str]) -> dict[str, str]:
-    """Each existing customer's lifecycle stage by key; a key with no record is absent."""
+    """Each existing customer's lifecycle stage by key; a key with no record is absent.
+
+    Read with one plain query per kind: a million rows through the ORM's row iterator cost
+    several times the query itself.
+    """
     kinds = {purchase_history.split_key(key)[0] for key in keys}
     stages: dict[str, str] = {}
-    for kind, model in (("account", Account), ("person", Person)):
-        if kind in kinds:
-            prefix = "a" if kind == "account" else "p"
-            for pk, stage in model.objects.order_by().values_list("pk", "lifecycle_stage").iterator(chunk_size=20_000):
-                stages[f"{prefix}{pk}"] = stage
+    with connection.cursor() as cursor:
+        for kind, model, prefix in (("account", Account, "a"), ("person", Person, "p")):
+            if kind in kinds:
+                table = connection.ops.quote_name(model._meta.db_table)
+                cursor.execute(f"SELECT id, lifecycle_stage FROM {table}")  # noqa: S608  -- a quoted model table, no values
+                stages.update((f"{prefix}{pk}", stage) for pk, stage in cursor.fetchall())
     return stages
 
 

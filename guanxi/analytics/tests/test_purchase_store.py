@@ -9,6 +9,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from django.db import connection
 
 from guanxi.analytics import purchase_store, services
 from guanxi.analytics.models import PurchaseSummary, PurchaseSummaryState
@@ -176,3 +177,19 @@ def test_a_customer_without_a_record_is_dropped_from_the_store(people: dict[str,
     assert ghost not in s.customer
     assert len(s) == len(current) == 2
     assert not PurchaseSummary.objects.filter(customer=ghost).exists()
+
+
+def test_a_small_recompute_through_the_buyer_indexes_gives_the_same_rows(
+    people: dict[str, Person], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a recompute of few customers runs with hash and merge joins off; the rows
+    are the same, and the settings do not outlive the statement."""
+    purchase_store.refresh(now=NOW)
+    monkeypatch.setattr(purchase_store, "INDEX_JOIN_SHARE", 1.0)
+    order(people["alice"], at("2026-02-14"), 25)  # back-dated: alice is recomputed
+    assert purchase_store.refresh(now=NOW).recomputed == 1
+    assert _stored() == _from_orders()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW enable_hashjoin")
+            assert cursor.fetchone() == ("on",)
