@@ -1,7 +1,12 @@
 """Tracking ingestion and processing rates, against the database driver's raw insert of the same rows.
 
-A Guanxi server runs as `manage.py serve` (waitress, as `make run` uses) in its own process on
-loopback, with automatic processing off so acknowledgement is measured alone. This process is
+A Guanxi server runs in its own process(es) on loopback, with automatic processing off so
+acknowledgement is measured alone: `--server waitress` is `manage.py serve` (waitress, one
+process, `--threads` threads, as `make run` uses); `--server gunicorn` is
+`gunicorn guanxi.wsgi:application --worker-class gthread --workers N --threads T` (N processes,
+so N interpreters and no shared GIL). Both serve `guanxi.wsgi.application`, whose /v1/* requests
+skip Django's middleware (`guanxi.tracking.ingest.IngestApplication`). Sender, server and
+database share the same machine (`cores` in the first output line) and compete for it. This process is
 the sender: it builds messages with the official Segment Python SDK (`segment-analytics-python`,
 `send=False`, so the SDK's own message format), groups them 100 to a batch as the SDK uploads
 them, and posts them over `--connections` keep-alive HTTP connections. Then:
@@ -14,6 +19,7 @@ them, and posts them over `--connections` keep-alive HTTP connections. Then:
 
     python benchmarks/bench_tracking_ingest.py --db sqlite
     BENCH_DATABASE_URL=postgres://... python benchmarks/bench_tracking_ingest.py --db postgres
+    python benchmarks/bench_tracking_ingest.py --db postgres --server gunicorn --workers 2
 """
 
 import argparse
@@ -83,7 +89,31 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, port: int, threads: int) -> subprocess.Popen[bytes]:
+def server_command(server: str, port: int, threads: int, workers: int) -> list[str]:
+    if server == "gunicorn":
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "guanxi.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ]
+    command = [sys.executable, str(common.ROOT / "manage.py"), "serve", "--no-demo", "--port", str(port)]
+    return [*command, "--threads", str(threads)]
+
+
+def start_server(
+    url: str, port: int, threads: int, server: str = "waitress", workers: int = 1
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -93,16 +123,17 @@ def start_server(url: str, port: int, threads: int) -> subprocess.Popen[bytes]:
         "GUANXI_DATA_DIR": str(common.BENCH_DIR / "data"),
         "LOG_LEVEL": "ERROR",
     }
-    command = [sys.executable, str(common.ROOT / "manage.py"), "serve", "--no-demo", "--port", str(port)]
-    server = subprocess.Popen([*command, "--threads", str(threads)], env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    process = subprocess.Popen(  # noqa: S603  -- our own server command
+        server_command(server, port, threads, workers), env=env, stdout=subprocess.DEVNULL, cwd=common.ROOT
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
+                return process
         except OSError:
             time.sleep(0.2)
-    server.kill()
+    process.kill()
     raise RuntimeError("the server did not start")
 
 
@@ -159,6 +190,14 @@ def raw_insert(rows: list[tuple[Any, ...]], columns: list[str]) -> float:
     return elapsed
 
 
+def _load() -> str:
+    """The 1-minute load average: on a shared machine a figure means little without it."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -166,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--visitors", type=int, default=20_000)
     parser.add_argument("--single", type=int, default=2_000, help="single-event calls timed for the p99")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--server", choices=["waitress", "gunicorn"], default="waitress")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per server process")
+    parser.add_argument("--no-processing", action="store_true", help="skip (c), the processing rate")
     parser.add_argument("--batch-size", type=int, default=5000, help="processing batch size")
     parser.add_argument(
         "--identify-share", type=float, default=0.01, help="share of identify calls (each may create a contact)"
@@ -208,7 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
 
     port = _free_port()
-    server = start_server(url, port, args.threads)
+    server = start_server(url, port, args.threads, args.server, args.workers)
+    served_by = (
+        f"gunicorn gthread, {args.workers} processes x {args.threads} threads"
+        if args.server == "gunicorn"
+        else f"waitress (manage.py serve), 1 process x {args.threads} threads"
+    )
     try:
         post_concurrently(port, key, bodies[:5], 1, "/v1/batch")  # warm up (imports, connections)
         elapsed, batch_latencies = post_concurrently(port, key, bodies[5:], args.connections, "/v1/batch")
@@ -220,10 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(timeout=30)
 
     total = LandedEvent.objects.count()
-    started = time.perf_counter()
-    result = services.process_landed_events(batch_size=args.batch_size)
-    processing = time.perf_counter() - started
-    processed_rate = result["processed"] / processing
+    processed, processing = 0, 0.0
+    if not args.no_processing:
+        started = time.perf_counter()
+        processed = services.process_landed_events(batch_size=args.batch_size)["processed"]
+        processing = time.perf_counter() - started
 
     columns = [
         "source_id",
@@ -249,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_rate = len(rows) / raw
 
     p99 = common.percentile(single_latencies, 0.99) * 1000
+    print(f"  server: {served_by}; {args.connections} sender connections; load average {_load()}")
     print(
         f"  acknowledged (durable):   {acked:>9,} events in {elapsed:6.2f} s = {acked_rate:>9,.0f} events/s "
         f"(target {TARGET_ACKED:,}; batch p99 {common.percentile(batch_latencies, 0.99) * 1000:.1f} ms)"
@@ -257,10 +306,13 @@ def main(argv: list[str] | None = None) -> int:
         f"  single-event calls:       {len(single_latencies):>9,} calls, median "
         f"{common.median(single_latencies) * 1000:.1f} ms, p99 {p99:.1f} ms (target < {TARGET_P99_MS:.0f} ms)"
     )
-    print(
-        f"  processing:               {result['processed']:>9,} events in {processing:6.2f} s = "
-        f"{processed_rate:>9,.0f} events/s (target {TARGET_PROCESSED:,}); {total:,} landed"
-    )
+    if args.no_processing:
+        print(f"  processing:               skipped (--no-processing); {total:,} landed")
+    else:
+        print(
+            f"  processing:               {processed:>9,} events in {processing:6.2f} s = "
+            f"{processed / processing:>9,.0f} events/s (target {TARGET_PROCESSED:,}); {total:,} landed"
+        )
     print(f"  raw driver insert:        {len(rows):>9,} rows   in {raw:6.2f} s = {raw_rate:>9,.0f} rows/s")
     print(f"  ratio acknowledged / raw: {acked_rate / raw_rate:.2f}")
     return 0

@@ -278,3 +278,40 @@ def test_too_deep_nesting_is_refused_per_message(client: Client, source: Source)
         {"index": 0, "field": "", "reason": "nests objects and lists deeper than 32 levels"}
     ]
     assert list(LandedEvent.objects.values_list("message_id", flat=True)) == ["m-2"]
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON read as the standard library reads it (orjson is only the fast path)
+
+
+def test_integers_wider_than_64_bits_are_stored_exactly(client: Client, source: Source) -> None:
+    wide = 123456789012345678901234567890
+    body = {**_track(1), "userId": wide, "properties": {"n": wide, "big": 2**64}}
+    assert _post(client, "/v1/track", body, key_of(source)).status_code == 200
+    event = LandedEvent.objects.get()
+    assert event.user_id == str(wide)
+    assert event.payload["properties"] == {"n": wide, "big": 2**64}
+
+
+def test_non_standard_numbers_and_lone_surrogates_are_judged_per_message(client: Client, source: Source) -> None:
+    head = b'{"type": "track", "event": "E", "anonymousId": "a", '
+    raw = (
+        b'{"batch": ['
+        + head
+        + b'"messageId": "m-1", "properties": {"x": "\\ud800"}}, '
+        + head
+        + b'"messageId": "m-2", "properties": {"x": 1e400}}]}'
+    )
+    response = _post(client, "/v1/batch", raw, key_of(source))
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"index": 0, "field": "", "reason": "contains text that is not valid Unicode"}]
+    assert LandedEvent.objects.get().payload["properties"] == {"x": None}  # Infinity has no JSON form
+
+
+def test_a_message_id_twice_in_one_batch_is_stored_once(client: Client, source: Source) -> None:
+    response = _post(client, "/v1/batch", {"batch": [_track(1), _track(1, event="Again"), _track(2)]}, key_of(source))
+    assert response.status_code == 200
+    assert sorted(LandedEvent.objects.values_list("message_id", "event")) == [
+        ("m-1", "Viewed Product"),
+        ("m-2", "Viewed Product"),
+    ]
