@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             failures += _run("bench_import_orders.py", "--db", db) != 0
         if wanted(6):
             failures += _run("bench_tracking_ingest.py", "--db", db) != 0
+            failures += _run("bench_tracking_processing.py", "--db", db) != 0
         if wanted(7):
             failures += _run("bench_analytics_offers.py", "--db", db) != 0
             failures += _run("bench_profitability.py", "--db", db) != 0

@@ -4,7 +4,11 @@ One batch is one transaction: the checkpoint row is locked (so two workers never
 events), unprocessed events are read by id, identities resolved, and the events marked
 processed before commit. A crash rolls the whole batch back, so each event is processed exactly
 once. Events that only touch a known identifier (most of them) are handled in bulk; identify,
-alias and events linking two identifiers go one by one through the identity rules:
+alias and events linking two identifiers go one by one through the identity rules, reading what
+they ask about (identifiers and their profiles, the identifiers each profile holds, contacts by
+e-mail) from caches filled for the whole batch in one query each. Every write of the bulk path
+is one statement per batch and step on PostgreSQL (`bulk_sql`); measured by
+`benchmarks/bench_tracking_processing.py`.
 
 - a placeholder id (null, undefined, anonymous, 0, …) never links anything;
 - an identify alone never merges two profiles that each have a different known user id;
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -51,13 +55,13 @@ from guanxi.tracking.models import (
     Source,
 )
 from guanxi.tracking.services import traits as computed
+from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, update_rows
 from guanxi.tracking.services.plans import PlanChecker
 from guanxi.tracking.services.sessions import SessionEvent, assign_sessions, mark_processed
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 5000
-LOOKUP_CHUNK = 900  # below SQLite's smallest bound-parameter limit
 
 PLACEHOLDER_IDS = frozenset(
     {
@@ -152,6 +156,11 @@ def _trait_identifiers(traits: Mapping[str, Any]) -> list[Key]:
     return keys
 
 
+def _traits_of(payload: Mapping[str, Any]) -> dict[str, Any]:
+    traits = payload.get("traits")
+    return traits if isinstance(traits, dict) else {}
+
+
 def _has_profiling_consent(person_id: int | None) -> bool:
     """Granted on any channel, going by the newest record per channel (as `consent_state` reads it)."""
     if person_id is None:
@@ -176,19 +185,50 @@ class _NewProfile:
 
 
 class _Graph:
-    """Identifier → profile lookups cached for one batch, with new profiles created in bulk."""
+    """Identifier → profile lookups cached for one batch, with new profiles created in bulk.
+
+    `held` caches the identifiers a profile holds, by type, for the rules' limit and user-id
+    checks (read for all the batch's identify and alias events in one query, then kept current
+    by the resolver's writes). Only processing writes identifiers, under the checkpoint lock
+    (undoing a merge and completing pending joins take it too), so the cache cannot go stale
+    within a batch; a merge forgets both profiles' entries.
+    """
 
     def __init__(self) -> None:
         self.owner: dict[Key, int | None] = {}
         self.parent: dict[int, int | None] = {}
         self.new: dict[Key, _NewProfile] = {}
         self.touched: dict[int, list[datetime.datetime]] = {}
+        self.held: dict[int, dict[str, set[str]]] = {}
+        # Profiles this batch created and nothing merged into: they have no computed traits yet.
+        self.created: set[int] = set()
 
     def reset(self) -> None:
         """Forget lookups that may have been rolled back; later ones go to the database. (New
         profiles are always flushed before the rules run, and touches only widen a time span.)"""
         self.owner.clear()
         self.parent.clear()
+        self.held.clear()
+
+    def load_held(self, profile_ids: Iterable[int]) -> None:
+        """Read the identifiers of the given profiles not cached yet, in one query."""
+        pending = sorted({pk for pk in profile_ids if pk not in self.held})
+        for pk in pending:
+            self.held[pk] = {}
+        for chunk in in_chunks(pending):
+            for profile_id, kind, value in Identifier.objects.filter(profile_id__in=chunk).values_list(
+                "profile_id", "type", "value"
+            ):
+                self.held[profile_id].setdefault(kind, set()).add(value)
+
+    def held_of(self, profile_id: int) -> dict[str, set[str]]:
+        if profile_id not in self.held:
+            self.load_held([profile_id])
+        return self.held[profile_id]
+
+    def forget_held(self, *profile_ids: int) -> None:
+        for pk in profile_ids:
+            self.held.pop(pk, None)
 
     def prefetch(self, keys: Iterable[Key]) -> None:
         by_type: dict[str, set[str]] = {}
@@ -200,8 +240,7 @@ class _Graph:
             ordered = sorted(values)
             for value in ordered:
                 self.owner[(kind, value)] = None
-            for start in range(0, len(ordered), LOOKUP_CHUNK):
-                chunk = ordered[start : start + LOOKUP_CHUNK]
+            for chunk in in_chunks(ordered):
                 for value, profile_id in Identifier.objects.filter(type=kind, value__in=chunk).values_list(
                     "value", "profile_id"
                 ):
@@ -210,14 +249,11 @@ class _Graph:
         self._load_parents(profile_ids)
 
     def _load_parents(self, profile_ids: Iterable[int]) -> None:
-        pending = [pk for pk in profile_ids if pk not in self.parent]
+        pending = sorted(pk for pk in profile_ids if pk not in self.parent)
         while pending:
             found: list[int] = []
-            for start in range(0, len(pending), LOOKUP_CHUNK):
-                rows = Profile.objects.filter(pk__in=pending[start : start + LOOKUP_CHUNK]).values_list(
-                    "pk", "merged_into_id"
-                )
-                for pk, merged_into in rows:
+            for chunk in in_chunks(pending):
+                for pk, merged_into in Profile.objects.filter(pk__in=chunk).values_list("pk", "merged_into_id"):
                     self.parent[pk] = merged_into
                     if merged_into is not None and merged_into not in self.parent:
                         found.append(merged_into)
@@ -255,85 +291,42 @@ class _Graph:
             pending.first_seen, pending.last_seen = min(pending.first_seen, at), max(pending.last_seen, at)
 
     def flush_new(self) -> None:
-        """Write the profiles the bulk path created and their identifiers: multi-row INSERTs of
-        placeholders (ids back through RETURNING, in row order as `bulk_create` relies on too),
-        without building a model instance per row."""
+        """Write the profiles the bulk path created and their identifiers (`bulk_sql`: ids back
+        through RETURNING in row order), without building a model instance per row."""
         if not self.new:
             return
         pending = list(self.new.values())
-        ops = connection.ops
-        now = ops.adapt_datetimefield_value(timezone.now())
-        json_mark = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-        profile_table, identifier_table = Profile._meta.db_table, Identifier._meta.db_table
-        with connection.cursor() as cursor:
-            for start in range(0, len(pending), 500):
-                chunk = pending[start : start + 500]
-                row = f"({json_mark}, {json_mark}, %s, %s, %s)"
-                cursor.execute(
-                    f"INSERT INTO {profile_table} (traits, applied_person_values, first_seen, last_seen, created_at) "  # noqa: S608  -- model table name; values are parameters
-                    f"VALUES {', '.join([row] * len(chunk))} RETURNING id",
-                    [
-                        value
-                        for p in chunk
-                        for value in (
-                            "{}",
-                            "{}",
-                            ops.adapt_datetimefield_value(p.first_seen),
-                            ops.adapt_datetimefield_value(p.last_seen),
-                            now,
-                        )
-                    ],
-                )
-                ids = [int(r[0]) for r in cursor.fetchall()]
-                if len(ids) != len(chunk):
-                    raise RuntimeError("the database did not return the new profiles' keys")
-                params: list[Any] = []
-                rows = 0
-                for new, profile_id in zip(chunk, ids, strict=True):
-                    self.parent[profile_id] = None
-                    for key in new.keys:
-                        self.owner[key] = profile_id
-                        params.extend((key[0], key[1], profile_id, new.source_id, now))
-                        rows += 1
-                cursor.execute(
-                    f"INSERT INTO {identifier_table} (type, value, profile_id, source_id, created_at) "  # noqa: S608  -- as above
-                    f"VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * rows)}",
-                    params,
-                )
+        now = timezone.now()
+        ids = insert_rows(
+            Profile,
+            ["traits", "applied_person_values", "first_seen", "last_seen", "created_at"],
+            [({}, {}, p.first_seen, p.last_seen, now) for p in pending],
+        )
+        rows: list[tuple[str, str, int, int | None, datetime.datetime]] = []
+        self.created.update(ids)
+        for new, profile_id in zip(pending, ids, strict=True):
+            self.parent[profile_id] = None
+            held: dict[str, set[str]] = {}
+            for key in new.keys:
+                self.owner[key] = profile_id
+                held.setdefault(key[0], set()).add(key[1])
+                rows.append((key[0], key[1], profile_id, new.source_id, now))
+            self.held[profile_id] = held
+        insert_rows(Identifier, ["type", "value", "profile", "source", "created_at"], rows)
         self.new.clear()
 
     def flush_touched(self) -> None:
-        """Widen first/last seen of the profiles this batch saw: one UPDATE … FROM (VALUES …) per
-        500 profiles, each only ever widening the span, so no read is needed first."""
+        """Widen first/last seen of the profiles this batch saw, each only ever widening the
+        span, so no read is needed first."""
         if not self.touched:
             return
-        ops = connection.ops
-        items = list(self.touched.items())
-        postgres = connection.vendor == "postgresql"
-        table = Profile._meta.db_table
-        with connection.cursor() as cursor:
-            for start in range(0, len(items), 500):
-                chunk = items[start : start + 500]
-                row = "(%s::bigint, %s::timestamptz, %s::timestamptz)" if postgres else "(%s, %s, %s)"
-                values = ", ".join([row] * len(chunk))
-                if postgres:
-                    sql = (
-                        f"UPDATE {table} AS p SET first_seen = LEAST(p.first_seen, v.column2), "  # noqa: S608  -- model table name; values are parameters
-                        "last_seen = GREATEST(p.last_seen, v.column3) "
-                        f"FROM (VALUES {values}) AS v WHERE p.id = v.column1"
-                    )
-                else:
-                    sql = (
-                        f"UPDATE {table} SET first_seen = min(first_seen, v.column2), "  # noqa: S608  -- as above
-                        "last_seen = max(last_seen, v.column3) "
-                        f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1"
-                    )
-                params: list[Any] = []
-                for profile_id, (first, last) in chunk:
-                    params.extend(
-                        (profile_id, ops.adapt_datetimefield_value(first), ops.adapt_datetimefield_value(last))
-                    )
-                cursor.execute(sql, params)
+        update_rows(
+            Profile,
+            ["first_seen", "last_seen"],
+            [(profile_id, first, last) for profile_id, (first, last) in sorted(self.touched.items())],
+            least=["first_seen"],
+            greatest=["last_seen"],
+        )
         self.touched.clear()
 
 
@@ -357,32 +350,42 @@ class _Resolver:
         self.pending_people: list[_PendingPerson] = []
         self.pending_by_profile: dict[int, int] = {}
         self.pending_by_email: dict[str, int] = {}
+        self.people_by_email: dict[str, int | None] = {}
 
     # -- small helpers ------------------------------------------------------------------------
 
     def _identifier_count(self, profile_id: int, kind: str) -> int:
-        return Identifier.objects.filter(profile_id=profile_id, type=kind).count()
+        return len(self.graph.held_of(profile_id).get(kind, ()))
 
     def _user_ids(self, profile_id: int) -> set[str]:
-        return set(
-            Identifier.objects.filter(profile_id=profile_id, type=IdentifierType.USER_ID.value).values_list(
-                "value", flat=True
-            )
-        )
+        return set(self.graph.held_of(profile_id).get(IdentifierType.USER_ID.value, ()))
 
-    def _create_profile(self, keys: list[Key], at: datetime.datetime, source: Source) -> Profile:
-        profile = Profile.objects.create(first_seen=at, last_seen=at)
-        self.graph.parent[profile.pk] = None
+    def _create_profile(self, keys: list[Key], at: datetime.datetime, source: Source) -> int:
+        """A new profile holding `keys`; written at once (the rules may merge it next), by the
+        bulk path's INSERT: a model instance and its save cost more than the row."""
+        (profile_id,) = insert_rows(
+            Profile,
+            ["traits", "applied_person_values", "first_seen", "last_seen", "created_at"],
+            [({}, {}, at, at, timezone.now())],
+        )
+        self.graph.parent[profile_id] = None
+        self.graph.held[profile_id] = {}
+        self.graph.created.add(profile_id)
         for key in keys:
-            self._attach(profile.pk, key, source, check_limit=False)
-        return profile
+            self._attach(profile_id, key, source, check_limit=False)
+        return profile_id
 
     def _attach(self, profile_id: int, key: Key, source: Source, *, check_limit: bool = True) -> bool:
         """Give an unowned identifier to a profile, within the source's limit for its type."""
         if check_limit and self._identifier_count(profile_id, key[0]) >= source.limit_for(key[0]):
             return False
-        Identifier.objects.create(type=key[0], value=key[1], profile_id=profile_id, source=source)
+        insert_rows(
+            Identifier,
+            ["type", "value", "profile", "source", "created_at"],
+            [(key[0], key[1], profile_id, source.pk, timezone.now())],
+        )
         self.graph.owner[key] = profile_id
+        self.graph.held_of(profile_id).setdefault(key[0], set()).add(key[1])
         return True
 
     def _touch(self, profile_id: int, at: datetime.datetime) -> None:
@@ -430,6 +433,8 @@ class _Resolver:
             return False
         perform_merge(merged_from, into, ProfileMerge(reason=reason, source=source))
         self.graph.parent[from_id] = into_id
+        self.graph.forget_held(from_id, into_id)
+        self.graph.created.discard(into_id)  # it took the merged profile's computed traits
         return True
 
     # -- per message type ----------------------------------------------------------------------
@@ -448,12 +453,12 @@ class _Resolver:
                 self._attach(anonymous_profile, user_key, source, check_limit=False)
                 self._touch(anonymous_profile, at)
                 return anonymous_profile
-            profile_id = self._create_profile([user_key], at, source).pk
+            profile_id = self._create_profile([user_key], at, source)
         if anonymous_key is not None:
             if anonymous_profile is None:
                 if source.require_consent_for_joining and not _has_profiling_consent(self._person_of(profile_id)):
                     separate = self._create_profile([anonymous_key], at, source)
-                    self.join(separate.pk, profile_id, MergeReason.IDENTIFY, source)
+                    self.join(separate, profile_id, MergeReason.IDENTIFY, source)
                 else:
                     self._attach(profile_id, anonymous_key, source)
             elif anonymous_profile != profile_id:
@@ -474,15 +479,13 @@ class _Resolver:
         if event.type == "alias":
             self.alias(event, source)
             return
-        traits = event.payload.get("traits") if event.type == "identify" else None
-        if not isinstance(traits, dict):
-            traits = {}
+        traits = _traits_of(event.payload) if event.type == "identify" else {}
         if user_key:
             profile_id: int | None = self.link_user(user_key, anonymous_key, at, source)
         elif anonymous_key:
             profile_id = self.graph.profile_of(anonymous_key)
             if profile_id is None:
-                profile_id = self._create_profile([anonymous_key], at, source).pk
+                profile_id = self._create_profile([anonymous_key], at, source)
             self._touch(profile_id, at)
         else:
             profile_id = None
@@ -492,7 +495,7 @@ class _Resolver:
             trait_keys = _trait_identifiers(traits)
             if not trait_keys:
                 return
-            profile_id = self.graph.profile_of(trait_keys[0]) or self._create_profile(trait_keys[:1], at, source).pk
+            profile_id = self.graph.profile_of(trait_keys[0]) or self._create_profile(trait_keys[:1], at, source)
         profile_id = self._link_traits(profile_id, traits, source)
         profile_id = self.graph.root(profile_id)
         self._apply_traits(profile_id, traits, source, known=bool(user_key))
@@ -526,9 +529,9 @@ class _Resolver:
             previous_profile = self.graph.profile_of(previous_key)
         user_profile = self.graph.profile_of(user_key)
         if user_profile is None:
-            user_profile = self._create_profile([user_key], at, source).pk
+            user_profile = self._create_profile([user_key], at, source)
         if previous_profile is None:
-            previous_profile = self._create_profile([previous_key], at, source).pk
+            previous_profile = self._create_profile([previous_key], at, source)
         self.join(previous_profile, user_profile, MergeReason.ALIAS, source, allow_two_user_ids=True)
         self._touch(self.graph.root(user_profile), at)
 
@@ -580,12 +583,31 @@ class _Resolver:
                 values["family_name"] = name.strip()[:100]
         return values
 
-    @staticmethod
-    def _person_by_email(email: str | None) -> int | None:
+    def prefetch_people(self, emails: Iterable[str]) -> None:
+        """The contact each of the batch's identify e-mails belongs to, in one query (the first
+        by the addresses' own order, as a look-up of one address takes)."""
+        wanted = sorted({email for email in emails if email not in self.people_by_email})
+        for email in wanted:
+            self.people_by_email[email] = None
+        found: dict[str, tuple[bool, int, int]] = {}
+        for chunk in in_chunks(wanted):
+            rows = EmailAddress.objects.filter(address__in=chunk).values_list(
+                "address", "is_primary", "id", "person_id"
+            )
+            for address, primary, pk, person_id in rows:
+                rank = (not primary, pk, person_id)
+                if address not in found or rank < found[address]:
+                    found[address] = rank
+        for address, (_rank, _pk, person_id) in found.items():
+            self.people_by_email[address] = person_id
+
+    def _person_by_email(self, email: str | None) -> int | None:
         if not email:
             return None
-        existing = EmailAddress.objects.filter(address=email).values_list("person_id", flat=True).first()
-        return int(existing) if existing is not None else None
+        if email not in self.people_by_email:
+            existing = EmailAddress.objects.filter(address=email).values_list("person_id", flat=True).first()
+            self.people_by_email[email] = int(existing) if existing is not None else None
+        return self.people_by_email[email]
 
     def _queue_person(self, profile_id: int, traits: Mapping[str, Any], email: str | None, phone: str | None) -> None:
         index = self.pending_by_profile.get(profile_id)
@@ -677,11 +699,22 @@ class _Resolver:
         except (ValidationError, PermissionDenied):
             logger.info("tracked traits not applied to person %s", person.pk)
             return
+        if emails is not None:
+            # The contact's addresses changed: look them up afresh when next asked.
+            for known in emails:
+                self.people_by_email.pop(str(known["address"]), None)
         profile.applied_person_values = applied
 
 
 # ---------------------------------------------------------------------------------------------
 # Merges
+
+
+def _lock_processing() -> None:
+    """Wait for the batch in progress, if any: a batch caches which identifiers its profiles
+    hold, so nothing else moves identifiers while it runs (and nothing is locked in another
+    order: the checkpoint first, then profiles, as a batch takes them)."""
+    list(ProcessingCheckpoint.objects.select_for_update().filter(name="default").values_list("pk", flat=True))
 
 
 def perform_merge(merged_from: Profile, into: Profile, merge: ProfileMerge) -> ProfileMerge:
@@ -715,6 +748,7 @@ def undo_profile_merge(actor: User, merge: ProfileMerge) -> ProfileMerge:
     """Give the merged profile its identifiers (and contact) back; events follow the identifiers."""
     if not access.can_manage_settings(actor):
         raise PermissionDenied(_("Only an admin may undo a profile merge."))
+    _lock_processing()
     merge = ProfileMerge.objects.select_for_update().get(pk=merge.pk)
     if merge.status != MergeStatus.DONE:
         raise ValidationError({"status": [_("Only a completed merge can be undone.")]})
@@ -747,6 +781,7 @@ def process_pending_joins(limit: int = 1000) -> int:
     )
     for merge_id in pending_ids:
         with transaction.atomic():
+            _lock_processing()
             merge = (
                 ProfileMerge.objects.select_for_update().filter(pk=merge_id, status=MergeStatus.PENDING_CONSENT).first()
             )
@@ -848,8 +883,23 @@ def _process_batch(batch_size: int) -> int:
         sources = Source.objects.in_bulk({e.source_id for e in events})
         graph = _Graph()
         per_event = [_event_keys(e) for e in events]
-        graph.prefetch(key for keys in per_event for key in keys)
+        # What the identity rules will ask about, read for the whole batch at once: the
+        # identify calls' trait identifiers and contacts' e-mails, and the identifiers already
+        # held by the profiles identify and alias events name.
+        trait_keys = [key for e in events if e.type == "identify" for key in _trait_identifiers(_traits_of(e.payload))]
+        graph.prefetch([*(key for keys in per_event for key in keys), *trait_keys])
         resolver = _Resolver(graph, sources)
+        ruled = [
+            *trait_keys,
+            *(
+                key
+                for e, keys in zip(events, per_event, strict=True)
+                if e.type in ("identify", "alias")
+                for key in keys
+            ),
+        ]
+        graph.load_held(graph.root(owner) for owner in {graph.owner.get(key) for key in ruled} if owner is not None)
+        resolver.prefetch_people(value for kind, value in trait_keys if kind == IdentifierType.EMAIL.value)
         checker = PlanChecker(sources)
         for e, keys in zip(events, per_event, strict=True):
             checker.check(e.source_id, e.pk, e.type, e.event, e.payload, e.timestamp)
@@ -897,7 +947,7 @@ def _process_batch(batch_size: int) -> int:
         sessions = assign_sessions(session_events)
         for profile_id, added in sessions.new_sessions.items():
             deltas[profile_id].sessions += added
-        computed.save_deltas(deltas)
+        computed.save_deltas(deltas, fresh=graph.created)
         now = timezone.now()
         checkpoint.last_batch += 1
         ids = [e.pk for e in events]

@@ -25,14 +25,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from django.db import connection
 
 from guanxi.engine.sessions import SESSION_GAP, session_numbers
 from guanxi.tracking import context
 from guanxi.tracking.models import LandedEvent, Session
-from guanxi.tracking.services.bulk_sql import insert_rows, update_rows
-
-LOOKUP_CHUNK = 900
+from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, update_rows
 
 
 @dataclass(frozen=True)
@@ -152,9 +149,9 @@ def _stored_sessions(
     profile_ids: list[int], earliest: datetime.datetime, latest: datetime.datetime
 ) -> dict[int, list[_Stored]]:
     found: dict[int, list[_Stored]] = {}
-    for start in range(0, len(profile_ids), LOOKUP_CHUNK):
+    for chunk in in_chunks(profile_ids):
         rows = Session.objects.filter(
-            profile_id__in=profile_ids[start : start + LOOKUP_CHUNK],
+            profile_id__in=chunk,
             ended_at__gte=earliest - SESSION_GAP,
             started_at__lte=latest + SESSION_GAP,
         ).values_list("pk", "profile_id", "started_at", "ended_at", "event_count", "page_views")
@@ -269,27 +266,11 @@ def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
 def mark_processed(
     event_ids: Sequence[int], session_of: dict[int, int], processed_at: datetime.datetime, batch: int
 ) -> None:
-    """Mark a batch's events processed and give each its session in one UPDATE per 500 events."""
-    ops = connection.ops
-    now = ops.adapt_datetimefield_value(processed_at)
-    table = LandedEvent._meta.db_table
-    postgres = connection.vendor == "postgresql"
-    row = "(%s::bigint, %s::bigint)" if postgres else "(%s, %s)"
-    with connection.cursor() as cursor:
-        for start in range(0, len(event_ids), 500):
-            chunk = event_ids[start : start + 500]
-            params: list[Any] = [now, batch]
-            for pk in chunk:
-                params.extend((pk, session_of.get(pk)))
-            values = ", ".join([row] * len(chunk))
-            if postgres:
-                sql = (
-                    f"UPDATE {table} AS e SET processed_at = %s, processing_batch = %s, session_id = v.column2 "  # noqa: S608  -- model table name; values are parameters
-                    f"FROM (VALUES {values}) AS v WHERE e.id = v.column1"
-                )
-            else:
-                sql = (
-                    f"UPDATE {table} SET processed_at = %s, processing_batch = %s, session_id = v.column2 "  # noqa: S608  -- as above
-                    f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1"
-                )
-            cursor.execute(sql, params)
+    """Mark a batch's events processed and give each its session: one UPDATE for the batch on
+    PostgreSQL, one per 500 events on SQLite (`bulk_sql.update_rows`)."""
+    update_rows(
+        LandedEvent,
+        ["session"],
+        [(pk, session_of.get(pk)) for pk in event_ids],
+        constants={"processed_at": processed_at, "processing_batch": batch},
+    )

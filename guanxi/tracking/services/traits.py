@@ -1,9 +1,12 @@
 """Computed traits: what each profile's events add up to, kept current a batch at a time.
 
-Processing adds each batch's events to a `TraitDelta` per profile, then upserts the profiles'
-`ComputedTraits` rows (one read and one INSERT … ON CONFLICT DO UPDATE per 500 profiles). A
-merge adds the merged profile's row into the target's; an undo and `process_events
---rebuild-traits` recompute rows from the events themselves (`processing.rebuild_computed_traits`).
+Processing adds each batch's events to a `TraitDelta` per profile, then writes the profiles'
+`ComputedTraits` rows: one read of the stored rows (none for profiles the batch created), then
+one multi-row UPDATE and one INSERT (`bulk_sql`: per batch on PostgreSQL, per 500 rows on
+SQLite). The capped top-100 product and category counts are merged in Python, not in SQL, so
+the rule lives in one place (`apply_delta`). A merge adds the merged profile's row into the
+target's; an undo and `process_events --rebuild-traits` recompute rows from the events
+themselves (`processing.rebuild_computed_traits`).
 
 Orders, revenue and the last order date come from tracked "Order Completed" events only:
 tracking does not read `commerce` (the two apps are independent layers).
@@ -11,7 +14,7 @@ tracking does not read `commerce` (the two apps are independent layers).
 
 import datetime
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,7 +23,7 @@ from django.utils import timezone
 
 from guanxi.tracking import context
 from guanxi.tracking.models import ComputedTraits
-from guanxi.tracking.services.bulk_sql import insert_rows, update_rows
+from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, update_rows
 
 MAX_KEPT = 100  # products and categories kept per profile, the most viewed
 
@@ -164,27 +167,26 @@ UPSERT_FIELDS = [
 ]
 
 
-def save_deltas(deltas: Mapping[int, TraitDelta]) -> None:
-    """Add each profile's delta to its stored row: one read per 500 profiles, then multi-row
-    UPDATEs of the stored rows and INSERTs of the new ones (the caller holds the processing
-    lock, so nobody writes these rows in between)."""
+def save_deltas(deltas: Mapping[int, TraitDelta], fresh: Collection[int] = ()) -> None:
+    """Add each profile's delta to its stored row: one read (`bulk_sql.in_chunks`) of the rows
+    of the profiles not known to be `fresh` (created by the caller's transaction, so without a
+    row), then multi-row UPDATEs of the stored rows and INSERTs of the new ones (the caller
+    holds the processing lock, so nobody writes these rows in between)."""
     profile_ids = sorted(deltas)
     now = timezone.now()
     columns = ["profile_id", *UPSERT_FIELDS[:-1]]
-    for start in range(0, len(profile_ids), 500):
-        chunk = profile_ids[start : start + 500]
-        stored = {
-            values[0]: TraitValues(*values)
-            for values in ComputedTraits.objects.filter(profile_id__in=chunk).values_list(*columns)
-        }
-        new: list[TraitValues] = []
-        for profile_id in chunk:
-            row = stored.get(profile_id)
-            if row is None:
-                row = TraitValues(profile_id)
-                new.append(row)
-            apply_delta(row, deltas[profile_id]).updated_at = now
-        write(stored.values(), new)
+    stored: dict[int, TraitValues] = {}
+    for chunk in in_chunks([pk for pk in profile_ids if pk not in fresh]):
+        for values in ComputedTraits.objects.filter(profile_id__in=chunk).values_list(*columns):
+            stored[values[0]] = TraitValues(*values)
+    new: list[TraitValues] = []
+    for profile_id in profile_ids:
+        row = stored.get(profile_id)
+        if row is None:
+            row = TraitValues(profile_id)
+            new.append(row)
+        apply_delta(row, deltas[profile_id]).updated_at = now
+    write(stored.values(), new)
 
 
 def write(stored: Iterable[TraitValues], new: Iterable[TraitValues]) -> None:

@@ -1,0 +1,257 @@
+"""Processing in set-based batches: what one batch mixes (new and known identifiers, late events,
+merges), the caches the identity rules read within a batch, and the multi-row SQL helpers."""
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from guanxi.customers.models import EmailAddress, Person
+from guanxi.customers.tests.factories import PersonFactory
+from guanxi.staff.models import User
+from guanxi.tracking import services
+from guanxi.tracking.models import (
+    ComputedTraits,
+    Identifier,
+    LandedEvent,
+    MergeStatus,
+    ProcessingCheckpoint,
+    Profile,
+    ProfileMerge,
+    Session,
+    Source,
+)
+from guanxi.tracking.services import bulk_sql
+from guanxi.tracking.tests.factories import SourceFactory
+from guanxi.tracking.tests.test_processing import identify, ids_of, land, profile_of, track
+
+T0 = datetime.datetime(2025, 6, 1, 9, 0, tzinfo=datetime.UTC)
+
+
+def at(minutes: float) -> str:
+    return (T0 + datetime.timedelta(minutes=minutes)).isoformat()
+
+
+def identified(minutes: float, user_id: str, anonymous_id: str, **traits: Any) -> dict[str, Any]:
+    """An identify call sent at T0 + minutes."""
+    return {**identify(user_id, anonymous_id, **traits), "timestamp": at(minutes)}
+
+
+def process_all() -> dict[str, int]:
+    """One batch for everything landed, so the test's events meet in the same transaction."""
+    return services.process_landed_events(batch_size=1000)
+
+
+def traits_of(profile: Profile) -> ComputedTraits:
+    return ComputedTraits.objects.get(profile=profile)
+
+
+def test_a_batch_mixing_new_and_known_identifiers(source: Source) -> None:
+    land(source, track("known", timestamp=at(0)), identified(1, "u1", "known-2", email="u1@example.com"))
+    process_all()
+    known, user = profile_of("anonymous_id", "known"), profile_of("user_id", "u1")
+    assert traits_of(known).event_count == 1
+    land(
+        source,
+        track("known", timestamp=at(10)),  # known identifier, bulk path
+        track("new-1", timestamp=at(11)),  # new identifier, bulk path
+        track("new-1", timestamp=at(12)),
+        identified(13, "u3", "new-1", email="u3@example.com"),  # new user on a profile of this batch
+        identified(14, "u1", "new-2"),  # known user, new anonymous id
+        track("new-2", timestamp=at(15)),  # counts for u1 after the identify
+    )
+    assert process_all()["processed"] == 6
+    assert profile_of("anonymous_id", "known").pk == known.pk
+    fresh = profile_of("user_id", "u3")
+    assert fresh.pk == profile_of("anonymous_id", "new-1").pk
+    assert ids_of(fresh) == {("anonymous_id", "new-1"), ("user_id", "u3"), ("email", "u3@example.com")}
+    assert profile_of("anonymous_id", "new-2").pk == user.pk
+    assert Profile.objects.count() == 3
+    assert ProfileMerge.objects.count() == 0
+    # Each event counted once, for the profile it ended the batch in.
+    assert traits_of(known).event_count == 2
+    assert traits_of(fresh).event_count == 3
+    assert traits_of(user).event_count == 3
+    assert (fresh.first_seen, fresh.last_seen) == (
+        T0 + datetime.timedelta(minutes=11),
+        T0 + datetime.timedelta(minutes=13),
+    )
+    known.refresh_from_db()
+    assert (known.first_seen, known.last_seen) == (T0, T0 + datetime.timedelta(minutes=10))
+    assert fresh.person is not None
+    assert list(fresh.person.emails.values_list("address", flat=True)) == ["u3@example.com"]
+    assert LandedEvent.objects.filter(processed_at__isnull=True).count() == 0
+    assert LandedEvent.objects.filter(session__isnull=True).count() == 0
+
+
+def test_a_late_event_only_widens_a_known_profile(source: Source) -> None:
+    land(source, track("a1", timestamp=at(60)), track("a1", timestamp=at(70)))
+    process_all()
+    land(source, track("a1", timestamp=at(0)))  # arrives late, an hour before the others
+    process_all()
+    profile = profile_of("anonymous_id", "a1")
+    assert (profile.first_seen, profile.last_seen) == (T0, T0 + datetime.timedelta(minutes=70))
+    assert traits_of(profile).event_count == 3
+    assert traits_of(profile).session_count == 2
+    sessions = list(
+        Session.objects.filter(profile=profile).order_by("started_at").values_list("event_count", flat=True)
+    )
+    assert sessions == [1, 2]
+
+
+def test_merges_inside_one_batch_count_every_event_once(source: Source) -> None:
+    land(source, track("a1", timestamp=at(0)), track("a1", timestamp=at(1)), track("a1", timestamp=at(2)))
+    process_all()
+    old = profile_of("anonymous_id", "a1")
+    assert traits_of(old).event_count == 3
+    land(
+        source,
+        track("a2", timestamp=at(3)),
+        identified(4, "u1", "a9"),  # a profile created in this batch…
+        identified(5, "u1", "a1"),  # …takes in a known one with stored traits
+        identified(6, "u1", "a2"),  # …and one created earlier in the same batch
+    )
+    assert process_all()["processed"] == 4
+    root = profile_of("user_id", "u1")
+    assert profile_of("anonymous_id", "a1").pk == root.pk
+    assert profile_of("anonymous_id", "a2").pk == root.pk
+    assert root.pk != old.pk
+    assert ProfileMerge.objects.filter(status=MergeStatus.DONE).count() == 2
+    assert (traits_of(root).event_count, traits_of(root).session_count) == (7, 1)
+    assert traits_of(old).event_count == 3  # kept for an undo; the merged profile's row is not read
+    assert root.first_seen == T0
+    # The known profile's session moved with it, and the batch's events within the gap joined it.
+    assert list(Session.objects.filter(profile=root).values_list("event_count", flat=True)) == [7]
+
+
+def test_identifier_limits_hold_within_one_batch(db: None) -> None:
+    source = SourceFactory.create(identifier_limits={"email": 1})
+    land(source, identify("u1", "a1", email="first@example.com"), identify("u1", "a1", email="second@example.com"))
+    process_all()
+    assert {v for t, v in ids_of(profile_of("user_id", "u1")) if t == "email"} == {"first@example.com"}
+    assert not Identifier.objects.filter(value="second@example.com").exists()
+
+
+def test_contacts_are_found_by_email_once_per_batch(source: Source) -> None:
+    person = PersonFactory.create(family_name="Wang", emails=["wang@example.com"])
+    land(
+        source,
+        identify("u1", "a1", email="wang@example.com"),
+        identify("u2", "a2", email="new@example.com", firstName="Xin"),
+        identify("u3", "a3", email="new@example.com"),  # the same new address: the same new contact
+    )
+    with CaptureQueriesContext(connection) as queries:
+        process_all()
+    assert profile_of("user_id", "u1").person == person
+    assert profile_of("user_id", "u2").person_id == profile_of("user_id", "u3").person_id
+    assert Person.objects.count() == 2
+    assert EmailAddress.objects.filter(address="new@example.com").count() == 1
+    email_reads = [q["sql"] for q in queries.captured_queries if 'FROM "customers_emailaddress"' in q["sql"]]
+    assert len(email_reads) == 1  # one look-up for the batch, not one per identify
+
+
+def test_undoing_a_merge_waits_for_the_batch_in_progress(source: Source, admin_user: User) -> None:
+    land(source, identify("u1"), track("a7"))
+    process_all()
+    land(source, track("a7", "u1"))
+    process_all()
+    merge = ProfileMerge.objects.get()
+    with CaptureQueriesContext(connection) as queries:
+        services.undo_profile_merge(admin_user, merge)
+    checkpoint_reads = [q["sql"] for q in queries.captured_queries if "tracking_processingcheckpoint" in q["sql"]]
+    assert len(checkpoint_reads) == 1
+    if connection.features.has_select_for_update:  # SQLite locks the whole database instead
+        assert "FOR UPDATE" in checkpoint_reads[0]
+    assert ProcessingCheckpoint.objects.count() == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The multi-row SQL helpers
+
+
+def _profiles(count: int) -> list[int]:
+    now = timezone.now()
+    return bulk_sql.insert_rows(
+        Profile,
+        ["traits", "applied_person_values", "first_seen", "last_seen", "created_at"],
+        [({"n": n, "name": '王 "quoted"'}, {}, now, now, now) for n in range(count)],
+    )
+
+
+def test_insert_rows_returns_keys_in_row_order(db: None) -> None:
+    ids = _profiles(1203)  # more than one SQLite chunk
+    assert len(ids) == 1203
+    stored = dict(Profile.objects.values_list("pk", "traits"))
+    assert [stored[pk]["n"] for pk in ids] == list(range(1203))
+    assert stored[ids[0]]["name"] == '王 "quoted"'
+
+
+def test_update_rows_widens_spans_and_sets_constants(db: None) -> None:
+    ids = _profiles(3)
+    base = timezone.now()
+    hour = datetime.timedelta(hours=1)
+    Profile.objects.filter(pk__in=ids).update(first_seen=base, last_seen=base)
+    bulk_sql.update_rows(
+        Profile,
+        ["first_seen", "last_seen"],
+        [(ids[0], base - hour, base + hour), (ids[1], base + hour, base - hour)],
+        least=["first_seen"],
+        greatest=["last_seen"],
+    )
+    spans = {pk: (first, last) for pk, first, last in Profile.objects.values_list("pk", "first_seen", "last_seen")}
+    assert spans[ids[0]] == (base - hour, base + hour)
+    assert spans[ids[1]] == (base, base)  # never narrowed
+    assert spans[ids[2]] == (base, base)  # not named
+    bulk_sql.update_rows(
+        ComputedTraits,
+        ["revenue", "products"],
+        [],  # nothing to write: no statement
+    )
+    ComputedTraits.objects.bulk_create([ComputedTraits(profile_id=pk) for pk in ids])
+    bulk_sql.update_rows(
+        ComputedTraits,
+        ["revenue", "products", "last_order_at"],
+        [(ids[0], Decimal("12.35"), {"P1": 2}, None), (ids[2], Decimal("0.10"), {}, base)],
+        constants={"device": "mobile"},
+    )
+    rows = {
+        row[0]: row[1:]
+        for row in ComputedTraits.objects.values_list("pk", "revenue", "products", "last_order_at", "device")
+    }
+    assert rows[ids[0]] == (Decimal("12.35"), {"P1": 2}, None, "mobile")
+    assert rows[ids[1]] == (Decimal("0.00"), {}, None, "")
+    assert rows[ids[2]] == (Decimal("0.10"), {}, base, "mobile")
+
+
+def test_in_chunks_covers_every_value(db: None) -> None:
+    ids = _profiles(2000)
+    found = [
+        pk
+        for chunk in bulk_sql.in_chunks(ids)
+        for pk in Profile.objects.filter(pk__in=chunk).values_list("pk", flat=True)
+    ]
+    assert sorted(found) == sorted(ids)
+    words = [f"w{n}" for n in range(1900)]
+    now = timezone.now()
+    bulk_sql.insert_rows(
+        Identifier, ["type", "value", "profile", "created_at"], [("email", w, ids[0], now) for w in words]
+    )
+    matched = [
+        value
+        for chunk in bulk_sql.in_chunks([*words[::2], "missing"])
+        for value in Identifier.objects.filter(value__in=chunk).values_list("value", flat=True)
+    ]
+    assert sorted(matched) == sorted(words[::2])
+    assert list(bulk_sql.in_chunks([])) == []
+
+
+@pytest.mark.parametrize("events", [1, 3])
+def test_mark_processed_sets_the_batch_and_sessions(source: Source, events: int) -> None:
+    land(source, *[track("a1", timestamp=at(n)) for n in range(events)])
+    assert process_all()["processed"] == events
+    marked = list(LandedEvent.objects.values_list("processing_batch", "session__profile_id"))
+    assert marked == [(1, profile_of("anonymous_id", "a1").pk)] * events
