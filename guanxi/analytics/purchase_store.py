@@ -31,6 +31,7 @@ from django.utils import timezone
 from guanxi import engine
 from guanxi.analytics.models import PurchaseSummary, PurchaseSummaryState
 from guanxi.commerce import purchase_history
+from guanxi.core.db import server_binding_cursor
 from guanxi.engine import summaries
 
 # Keys per DELETE … IN (…): below SQLite's smallest bound-parameter limit.
@@ -144,25 +145,25 @@ def _fold(state: PurchaseSummaryState, up_to_id: int, now: dt.datetime) -> Refre
     changed_after = (state.changed_until or timezone.now()) - CHANGE_OVERLAP
     changed = purchase_history.customers_of_changed_orders(up_to_id=state.order_id, changed_after=changed_after)
     recompute = sorted(late | changed)
-    recompute_customers(recompute, up_to_id=up_to_id, now=now)
+    recompute_customers(recompute, up_to_id=up_to_id, now=now, stored=state.customers)
     return RefreshReport(False, new_orders, folded, len(recompute), 0, now)
 
 
-def recompute_customers(customers: Sequence[str], *, up_to_id: int, now: dt.datetime) -> None:
+def recompute_customers(customers: Sequence[str], *, up_to_id: int, now: dt.datetime, stored: int) -> None:
     """Replace these customers' rows by periods computed from all their orders: their ids go
-    into temporary tables that the orders are joined with, one statement for all of them."""
+    into temporary tables that the orders are joined with, one statement for all of them.
+    `stored` is how many rows the store holds (the state's count), for choosing the plan."""
     if not customers:
         return
-    for start in range(0, len(customers), DELETE_CHUNK):
-        PurchaseSummary.objects.filter(customer__in=customers[start : start + DELETE_CHUNK]).delete()
+    forget(customers)
     with purchase_history.buyer_tables(customers) as buyers:
         source = purchase_history.purchases_table(order_ids=(0, up_to_id), buyers=buyers)
-        with _through_buyer_indexes(len(customers)):
+        with _through_buyer_indexes(len(customers), stored):
             _insert_periods(summaries.purchase_periods(source, end=now))
 
 
 @contextmanager
-def _through_buyer_indexes(customers: int) -> Iterator[None]:
+def _through_buyer_indexes(customers: int, stored: int) -> Iterator[None]:
     """On PostgreSQL, join the few customers' ids to their orders through the buyer indexes.
 
     The planner prices one index probe per customer above one pass over every order (its
@@ -171,8 +172,7 @@ def _through_buyer_indexes(customers: int) -> Iterator[None]:
     customers, hash and merge joins are switched off for this one statement; for a large share
     the planner's full scan is the right plan and is left alone.
     """
-    stored = PurchaseSummary.objects.count() if connection.vendor == "postgresql" else 0
-    if not stored or customers > stored * INDEX_JOIN_SHARE:
+    if connection.vendor != "postgresql" or not stored or customers > stored * INDEX_JOIN_SHARE:
         yield
         return
     with connection.cursor() as cursor:
@@ -205,12 +205,8 @@ def read_columns() -> list[Sequence[Any]]:
     than as text.
     """
     sql = f"SELECT {_columns()} FROM {_table()}"  # noqa: S608  -- quoted names, no values
-    connection.ensure_connection()
     if connection.vendor == "postgresql":
-        import psycopg  # only here: the PostgreSQL driver is there when the database is
-
-        # Django's psycopg connections make client-side cursors, which cannot fetch binary.
-        with psycopg.Cursor(connection.connection) as cursor:
+        with server_binding_cursor() as cursor:
             rows = cursor.execute(sql, binary=True).fetchall()
     else:
         with connection.cursor() as cursor:

@@ -32,6 +32,7 @@ from django.db import connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.fields import AutoFieldMixin
 
+from guanxi.core.db import server_binding_cursor
 from guanxi.core.models import AttributeDefinition, AttributeType, Tag
 from guanxi.customers.models import (
     Account,
@@ -1508,16 +1509,14 @@ def write_chunk(chunk: Chunk, using: str = "default") -> int:
     with transaction.atomic(using=using):
         if connection.vendor == "postgresql":
             # Django's psycopg cursors bind parameters client-side and Django turns prepared statements
-            # off, which halves executemany's rate; a plain psycopg cursor on the same connection (and
-            # transaction) binds server-side, with statements prepared for this chunk only.
-            import psycopg
-
+            # off, which halves executemany's rate; a cursor on the same connection (and transaction)
+            # binds server-side, with statements prepared for this chunk only.
             connection.ensure_connection()
             driver = connection.connection
             threshold = driver.prepare_threshold
             driver.prepare_threshold = 0
             try:
-                with psycopg.Cursor(driver) as raw_cursor:
+                with server_binding_cursor(connection) as raw_cursor:
                     for table, rows in chunk.tables:
                         if rows:
                             raw_cursor.executemany(table.sql(), rows)
