@@ -4,19 +4,21 @@ A scoring run needs one row of purchase periods per customer (`engine.summaries`
 them from every order costs a pass over the whole order history each time, so they are kept in
 `PurchaseSummary` and refreshed from what changed since the last refresh:
 
-- **new orders** (an id above the stored watermark) are folded in with `merge_periods`, which is
-  exact when they fall on or after the customer's stored last purchase day — how orders arrive;
-- customers with a **back-dated** new order, or with an older order **changed** since (status,
-  amount, buyer re-pointed by a merge: its `updated_at` moves), are recomputed from all their
-  orders, a few thousand customers per statement through the buyer indexes;
+- **new orders** (an id above the stored watermark) are summed per customer and day, and folded
+  in with the engine's `fold_days`, exact wherever the days fall. Only a back-dated day strictly
+  inside a customer's stored days needs to know whether the customer already bought that day;
+  that is one probe of the buyer index (`purchase_history.mark_days_seen`);
+- customers with an older order **changed** since (status, amount, buyer re-pointed by a merge:
+  its `updated_at` moves) are recomputed from all their orders, a few thousand customers per
+  statement through the (covering) buyer indexes;
 - a **rebuild** recomputes everything: the first time, when the engine version changes, when
-  asked (`manage.py analytics refresh-summaries --rebuild`), and weekly as a safety net.
+  the unlogged store was emptied by a crash, when asked (`manage.py analytics summaries
+  --rebuild`), and weekly as a safety net.
 
-What cannot be folded is recomputed, so the store always equals computing from the orders
-(the tests compare the two after every kind of change). Two limits are stated rather than paid
-for: an order dated in the future when it is added counts once it is next changed or at the
-weekly rebuild, and a party deleted by a merge leaves a row that the scoring run drops when it
-finds no record for it (`forget`).
+The store always equals computing from the orders (the tests compare the two after every kind
+of change). Two limits are stated rather than paid for: an order dated in the future when it is
+added counts once it is next changed or at the weekly rebuild, and a party deleted by a merge
+leaves a row that the scoring run drops when it finds no record for it (`forget_missing`).
 """
 
 import datetime as dt
@@ -25,13 +27,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import ibis  # type: ignore[import-untyped]  # ibis ships no py.typed marker; expressions are typed Any
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from guanxi import engine
 from guanxi.analytics.models import PurchaseSummary, PurchaseSummaryState
 from guanxi.commerce import purchase_history
-from guanxi.core.db import server_binding_cursor
+from guanxi.core.db import ColumnKind, table_columns
 from guanxi.engine import summaries
 
 # Keys per DELETE … IN (…): below SQLite's smallest bound-parameter limit.
@@ -51,8 +56,10 @@ class RefreshReport:
     folded: int
     """Customers whose new orders were folded into their stored periods."""
     recomputed: int
-    """Customers recomputed from all their orders (back-dated or changed orders)."""
+    """Customers recomputed from all their orders (an old order of theirs changed)."""
     customers: int
+    """Rows in the store after the refresh (inside the module: the change in rows, or the rows
+    a rebuild wrote)."""
     through: dt.datetime
     """Orders placed up to this moment are in the summaries."""
 
@@ -69,9 +76,10 @@ def _insert_periods(expr: Any, *, where: str = "TRUE", upsert: bool = False) -> 
     """Insert the rows of a `purchase_periods`-shaped expression, compiled by Ibis (values are
     literals Ibis quotes itself; the rest is fixed names), optionally replacing stored rows."""
     columns = _columns()
+    select = purchase_history.to_sql(expr)
     sql = (
         f"INSERT INTO {_table()} ({columns}) SELECT {columns} "  # noqa: S608  -- quoted names and Ibis-compiled SQL
-        f"FROM ({purchase_history.to_sql(expr)}) AS periods WHERE {where}"
+        f"FROM ({select}) AS periods WHERE {where}"
     )
     if upsert:
         updates = ", ".join(
@@ -99,9 +107,9 @@ def refresh(*, rebuild: bool = False, now: dt.datetime | None = None) -> Refresh
     started = timezone.now()
     up_to_id = purchase_history.last_order_id()
     now = now or started
-    with transaction.atomic():
+    with transaction.atomic(), _more_memory():
         state = _state()
-        if rebuild or not state.rebuilt_at or state.engine_version != engine.__version__:
+        if rebuild or not state.rebuilt_at or state.engine_version != engine.__version__ or _lost(state):
             report = _rebuild(up_to_id, now)
             state.rebuilt_at = started
             state.engine_version = engine.__version__
@@ -111,7 +119,8 @@ def refresh(*, rebuild: bool = False, now: dt.datetime | None = None) -> Refresh
             state.order_id = max(up_to_id, state.order_id)
         state.changed_until = started
         state.refreshed_at = started
-        state.customers = PurchaseSummary.objects.count()
+        # Counted as rows come and go: a count(*) of a million rows just rewritten costs a second.
+        state.customers = report.customers if report.rebuilt else state.customers + report.customers
         state.save()
     return RefreshReport(
         rebuilt=report.rebuilt,
@@ -123,95 +132,156 @@ def refresh(*, rebuild: bool = False, now: dt.datetime | None = None) -> Refresh
     )
 
 
+def _lost(state: PurchaseSummaryState) -> bool:
+    """Whether the rows are gone while the state counts some: PostgreSQL empties the unlogged
+    store after a crash (migration `analytics.0005`)."""
+    return state.customers > 0 and not PurchaseSummary.objects.exists()
+
+
 def _rebuild(up_to_id: int, now: dt.datetime) -> RefreshReport:
-    PurchaseSummary.objects.all().delete()
+    """Every customer recomputed; `customers` is the number of rows."""
+    if connection.vendor == "postgresql":
+        # Refreshes queue on the state row, so nothing reads the store meanwhile; emptying it
+        # outright leaves no million dead rows for every later scan to step over.
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {_table()}")
+    else:
+        PurchaseSummary.objects.all().delete()
     source = purchase_history.purchases_table(order_ids=(0, up_to_id))
     inserted = _insert_periods(summaries.purchase_periods(source, end=now))
-    return RefreshReport(True, 0, 0, inserted, 0, now)
+    return RefreshReport(True, 0, 0, inserted, inserted, now)
 
 
 def _fold(state: PurchaseSummaryState, up_to_id: int, now: dt.datetime) -> RefreshReport:
+    """New orders folded in and changed customers recomputed; `customers` is the change in rows."""
     new_orders = 0
     folded = 0
-    late: set[str] = set()
+    added = 0
     if up_to_id > state.order_id:
-        new = summaries.purchase_periods(
-            purchase_history.purchases_table(order_ids=(state.order_id, up_to_id)), end=now
-        )
-        new_orders = purchase_history.purchases().filter(pk__gt=state.order_id, pk__lte=up_to_id).count()
-        merged = summaries.merge_periods(summaries.periods_table(PurchaseSummary._meta.db_table), new)
-        late = {str(row[0]) for row in purchase_history.run(merged.filter(merged.late).select("customer"))}
-        folded = _insert_periods(merged, where="NOT periods.late", upsert=True)
+        days = summaries.purchase_days(purchase_history.purchases_table(order_ids=(state.order_id, up_to_id)), end=now)
+        store = summaries.periods_table(PurchaseSummary._meta.db_table)
+        attached = summaries.attach_stored(days.mutate(seen=ibis.literal(False)), store)
+        with _temporary_table("guanxi_new_days", attached) as name:
+            purchase_history.mark_days_seen(name, up_to_id=state.order_id)
+            folded = _insert_periods(summaries.fold_attached(summaries.attached_table(name)), upsert=True)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT sum(day_orders), count(DISTINCT CASE WHEN periods_old IS NULL THEN customer END) "  # noqa: S608  -- a quoted fixed name
+                    f"FROM {connection.ops.quote_name(name)}"
+                )
+                row = cursor.fetchone()
+            new_orders, added = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
     changed_after = (state.changed_until or timezone.now()) - CHANGE_OVERLAP
     changed = purchase_history.customers_of_changed_orders(up_to_id=state.order_id, changed_after=changed_after)
-    recompute = sorted(late | changed)
-    recompute_customers(recompute, up_to_id=up_to_id, now=now, stored=state.customers)
-    return RefreshReport(False, new_orders, folded, len(recompute), 0, now)
+    recompute = sorted(changed)
+    added += recompute_customers(recompute, up_to_id=up_to_id, now=now, stored=state.customers)
+    return RefreshReport(False, new_orders, folded, len(recompute), added, now)
 
 
-def recompute_customers(customers: Sequence[str], *, up_to_id: int, now: dt.datetime, stored: int) -> None:
+@contextmanager
+def _temporary_table(name: str, expr: Any) -> Iterator[str]:
+    """The rows of an expression in a temporary table (dropped at the end), analysed on
+    PostgreSQL so the statements that read it are planned on its real size."""
+    table = connection.ops.quote_name(name)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} AS {purchase_history.to_sql(expr)}")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {table}")
+    try:
+        yield name
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@contextmanager
+def _more_memory() -> Iterator[None]:
+    """Let the refresh's statements hash and sort in memory (`GUANXI_ANALYTICS_WORK_MEM`), the
+    setting given back afterwards even inside a longer transaction."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('work_mem'), set_config('work_mem', %s, true)", [settings.GUANXI_ANALYTICS_WORK_MEM]
+        )
+        row = cursor.fetchone()
+    try:
+        yield
+    finally:
+        if row is not None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('work_mem', %s, true)", [row[0]])
+
+
+def recompute_customers(customers: Sequence[str], *, up_to_id: int, now: dt.datetime, stored: int) -> int:
     """Replace these customers' rows by periods computed from all their orders: their ids go
     into temporary tables that the orders are joined with, one statement for all of them.
-    `stored` is how many rows the store holds (the state's count), for choosing the plan."""
+    `stored` is how many rows the store holds (the state's count), for choosing the plan.
+    Returns the change in the number of rows (a customer with no purchase left has none)."""
     if not customers:
-        return
-    forget(customers)
+        return 0
+    removed = forget(customers)
     with purchase_history.buyer_tables(customers) as buyers:
         source = purchase_history.purchases_table(order_ids=(0, up_to_id), buyers=buyers)
         with _through_buyer_indexes(len(customers), stored):
-            _insert_periods(summaries.purchase_periods(source, end=now))
+            inserted = _insert_periods(summaries.purchase_periods(source, end=now))
+    return inserted - removed
 
 
 @contextmanager
 def _through_buyer_indexes(customers: int, stored: int) -> Iterator[None]:
-    """On PostgreSQL, join the few customers' ids to their orders through the buyer indexes.
+    """On PostgreSQL, read the few customers' orders through the buyer indexes.
 
-    The planner prices one index probe per customer above one pass over every order (its
-    default `random_page_cost` assumes spinning disks), and chooses a full scan of ten million
-    orders to recompute a few thousand customers. While the set is a small share of the stored
-    customers, hash and merge joins are switched off for this one statement; for a large share
-    the planner's full scan is the right plan and is left alone.
+    The planner's default `random_page_cost` (4, for spinning disks) prices one index probe per
+    customer above one pass over every order, and it chooses a full scan of ten million orders
+    to recompute a few thousand customers whenever the visibility map is behind. While the set
+    is a small share of the stored customers, this one statement is planned with the cost of a
+    random read on SSD or from memory; for a large share the full scan is the right plan and is
+    left alone.
     """
     if connection.vendor != "postgresql" or not stored or customers > stored * INDEX_JOIN_SHARE:
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_hashjoin = off")
-        cursor.execute("SET LOCAL enable_mergejoin = off")
-        # The switched-off joins inflate the plan's estimated cost past JIT's thresholds, and
-        # compiling it would cost more than running it.
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SELECT set_config('random_page_cost', '1.1', true)")
+        # JIT compiling a plan this short costs more than running it.
+        cursor.execute("SELECT set_config('jit', 'off', true)")
         try:
             yield
         finally:
-            cursor.execute("RESET enable_hashjoin")
-            cursor.execute("RESET enable_mergejoin")
+            cursor.execute("RESET random_page_cost")
             cursor.execute("RESET jit")
 
 
 def forget(customers: Collection[str]) -> int:
-    """Drop rows of customers that no longer exist (a merge deleted the record)."""
+    """Drop these customers' rows; returns how many there were."""
     keys = sorted(customers)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # One array parameter, not thousands of bound keys.
+            cursor.execute(f"DELETE FROM {_table()} WHERE customer = ANY(%s)", [keys])  # noqa: S608  -- a quoted fixed name
+            return max(int(cursor.rowcount), 0)
     removed = 0
     for start in range(0, len(keys), DELETE_CHUNK):
         removed += PurchaseSummary.objects.filter(customer__in=keys[start : start + DELETE_CHUNK]).delete()[0]
     return removed
 
 
-def read_columns() -> list[Sequence[Any]]:
-    """Every stored row as columns in `PERIOD_COLUMNS` order, for `summaries_from_periods`.
+def forget_missing(customers: Collection[str]) -> int:
+    """Drop rows of customers whose record is gone (a merge deleted it), keeping the count."""
+    with transaction.atomic():
+        removed = forget(customers)
+        PurchaseSummaryState.objects.update(customers=F("customers") - removed)
+    return removed
 
-    On PostgreSQL the rows come in binary: a million rows of numbers parse about a third faster
-    than as text.
-    """
-    sql = f"SELECT {_columns()} FROM {_table()}"  # noqa: S608  -- quoted names, no values
-    if connection.vendor == "postgresql":
-        with server_binding_cursor() as cursor:
-            rows = cursor.execute(sql, binary=True).fetchall()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            rows = cursor.fetchall()
-    if not rows:
-        return [() for _ in summaries.PERIOD_COLUMNS]
-    return list(zip(*rows, strict=True))
+
+def read_columns() -> list[Sequence[Any]]:
+    """Every stored row as columns in `PERIOD_COLUMNS` order, for `summaries_from_periods`:
+    the keys as a list, the numbers as NumPy arrays (see `core.db.table_columns`)."""
+    return table_columns(PurchaseSummary._meta.db_table, list(_PERIOD_KINDS.items()))
+
+
+_KINDS: dict[str, ColumnKind] = {"string": "text", "int64": "int64", "float64": "float64"}
+_PERIOD_KINDS = {name: _KINDS[kind] for name, kind in summaries.PERIOD_SCHEMA.items()}

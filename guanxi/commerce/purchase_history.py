@@ -158,6 +158,41 @@ def customers_of_changed_orders(*, up_to_id: int, changed_after: dt.datetime) ->
     return {customer_key(account_id=a, person_id=p) for a, p in rows}
 
 
+def mark_days_seen(days_table: str, *, up_to_id: int) -> int:
+    """Set `seen` on rows of a table of new purchase days with the stored periods beside them
+    (the engine's `attach_stored`) whose customer already bought that day among the orders up
+    to `up_to_id`; returns how many.
+
+    Only days strictly between the customer's stored first and last day are looked up (the
+    engine's `needs_seen`); `fold_attached` answers the rest itself. Each lookup is one probe
+    of the buyer index for that customer and day, so a back-dated order costs an index probe
+    instead of re-reading the customer's whole history.
+    """
+    quote = connection.ops.quote_name
+    orders, days = quote(Order._meta.db_table), quote(days_table)
+    if connection.vendor == "postgresql":
+        day_start, next_day_start = "to_timestamp(d.day * 86400)", "to_timestamp((d.day + 1) * 86400)"
+    else:  # SQLite holds timestamps as UTC text, which compares in time order
+        day_start, next_day_start = "datetime(d.day * 86400, 'unixepoch')", "datetime((d.day + 1) * 86400, 'unixepoch')"
+    party = "CAST(substr(d.customer, 2) AS BIGINT)"
+    buyer_of = {
+        ACCOUNT_PREFIX: f"o.buyer_account_id = {party}",
+        PERSON_PREFIX: f"o.buyer_person_id = {party} AND o.buyer_account_id IS NULL",
+    }
+    marked = 0
+    with connection.cursor() as cursor:
+        for prefix, buyer in buyer_of.items():
+            cursor.execute(
+                f"UPDATE {days} AS d SET seen = TRUE "  # noqa: S608  -- quoted fixed names; values are parameters
+                "WHERE d.day > d.first_day_old AND d.day < d.last_day_old AND substr(d.customer, 1, 1) = %s "
+                f"AND EXISTS (SELECT 1 FROM {orders} AS o WHERE {buyer} AND o.id <= %s AND o.status NOT IN (%s, %s) "
+                f"AND o.ordered_at >= {day_start} AND o.ordered_at < {next_day_start})",
+                [prefix, up_to_id, *[str(status) for status in NOT_PURCHASES]],
+            )
+            marked += max(int(cursor.rowcount), 0)
+    return marked
+
+
 def dialect() -> str:
     """Ibis' name for the app database's SQL dialect."""
     try:

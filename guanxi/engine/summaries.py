@@ -33,18 +33,26 @@ from guanxi.engine.cohorts import CohortTable
 from guanxi.engine.rfm import BINS, SEGMENT_RULES, SegmentRule
 
 __all__ = [
+    "DAY_COLUMNS",
+    "NEW_DAY_SCHEMA",
     "ORDER_SCHEMA",
     "PERIOD_COLUMNS",
     "PERIOD_SCHEMA",
     "SUMMARY_COLUMNS",
     "CustomerSummaries",
+    "attach_stored",
+    "attached_table",
     "cohort_cells",
     "cohort_table_from_cells",
     "customer_summaries",
     "day_number",
-    "merge_periods",
+    "fold_attached",
+    "fold_days",
+    "mark_seen",
+    "needs_seen",
     "orders_table",
     "periods_table",
+    "purchase_days",
     "purchase_periods",
     "rfm_scores",
     "summaries_at",
@@ -66,6 +74,12 @@ PERIOD_SCHEMA: Mapping[str, str] = {
     "repeat_revenue": "float64",
 }
 PERIOD_COLUMNS: tuple[str, ...] = tuple(PERIOD_SCHEMA)
+
+#: What `purchase_days` keeps per customer and purchase day.
+DAY_SCHEMA: Mapping[str, str] = {"customer": "string", "day": "int64", "day_amount": "float64", "day_orders": "int64"}
+DAY_COLUMNS: tuple[str, ...] = tuple(DAY_SCHEMA)
+#: `fold_days`' input: a customer's new purchase day, and whether they already bought that day.
+NEW_DAY_SCHEMA: Mapping[str, str] = {**DAY_SCHEMA, "seen": "boolean"}
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "customer",
@@ -109,32 +123,45 @@ def _with_day(orders: Table) -> Table:
     )
 
 
+def purchase_days(orders: Table, *, end: dt.datetime | None = None) -> Table:
+    """One row per customer and purchase day with `DAY_COLUMNS`: the orders of that day summed."""
+    timed = _with_day(orders) if end is None else _until(orders, end)
+    days = timed.group_by(["customer", "day"]).aggregate(day_amount=timed.amount.sum(), day_orders=timed.count())
+    return days.select(
+        customer=days.customer,
+        day=days.day.cast("int64"),
+        day_amount=days.day_amount.cast("float64"),
+        day_orders=days.day_orders.cast("int64"),
+    )
+
+
 def purchase_periods(orders: Table, *, end: dt.datetime | None = None) -> Table:
     """One row per customer with `PERIOD_COLUMNS`: what the summaries need, without `end`.
 
-    These totals only grow as orders are added after a customer's last purchase day, so a
-    store of them can be kept current from new orders alone (`merge_periods`); everything that
-    depends on the end of observation is derived from them at scoring time (`summaries_at`).
+    These totals change only by what new orders add, so a store of them can be kept current
+    from new orders alone (`fold_days`); everything that depends on the end of observation is
+    derived from them at scoring time (`summaries_at`).
     """
-    timed = _with_day(orders) if end is None else _until(orders, end)
-    days = timed.group_by(["customer", "day"]).aggregate(day_amount=timed.amount.sum(), day_orders=timed.count())
-    days = days.mutate(first_day=days.day.min().over(group_by=days.customer))
+    days = purchase_days(orders, end=end)
     per = days.group_by("customer").aggregate(
         periods=days.count(),
         first_day=days.day.min(),
         last_day=days.day.max(),
         order_count=days.day_orders.sum().cast("int64"),
         revenue=days.day_amount.sum(),
-        repeat_revenue=days.day_amount.sum(where=days.day > days.first_day),
     )
-    return per.select(
-        customer=per.customer,
-        periods=per.periods.cast("int64"),
-        first_day=per.first_day.cast("int64"),
-        last_day=per.last_day.cast("int64"),
-        order_count=per.order_count,
-        revenue=per.revenue.cast("float64"),
-        repeat_revenue=per.repeat_revenue.fill_null(0).cast("float64"),
+    # The first day's spend is joined back rather than found with a window over each
+    # customer's days: a window sorts every (customer, day) row by the text key, which on a
+    # database with a non-C collation costs more than the rest of the query together.
+    both = per.join(days, [per.customer == days.customer, per.first_day == days.day])
+    return both.select(
+        customer=both.customer,
+        periods=both.periods.cast("int64"),
+        first_day=both.first_day.cast("int64"),
+        last_day=both.last_day.cast("int64"),
+        order_count=both.order_count,
+        revenue=both.revenue.cast("float64"),
+        repeat_revenue=ibis.ifelse(both.periods > 1, both.revenue - both.day_amount, 0.0).cast("float64"),
     )
 
 
@@ -143,37 +170,88 @@ def periods_table(name: str) -> Table:
     return ibis.table(dict(PERIOD_SCHEMA), name=name)
 
 
-def merge_periods(old: Table, new: Table) -> Table:
-    """Stored periods with the periods of orders added since folded in: `PERIOD_COLUMNS` plus
-    `late`, one row per customer of `new`.
+def mark_seen(days: Table, before: Table) -> Table:
+    """`days` (`purchase_days` of new orders) with `seen`, from `purchase_days` of the orders
+    before them: a join any backend runs. An app database with an index on each customer's
+    orders can answer `seen` with a probe per back-dated day instead (see `fold_days`)."""
+    hits = before.select(hit_customer=before.customer, hit_day=before.day)
+    joined = days.left_join(hits, [days.customer == hits.hit_customer, days.day == hits.hit_day])
+    return joined.select(*DAY_COLUMNS, seen=joined.hit_day.notnull())
 
-    The fold is exact when every new order falls on or after the customer's stored last day,
-    which is how orders arrive. A new order on that last day joins its period; one on the
-    customer's very first day is not repeat spend. A customer whose new orders reach back
-    before the stored last day cannot be folded: `late` is true and the caller recomputes that
-    customer from all their orders.
+
+def fold_days(old: Table, days: Table) -> Table:
+    """Stored periods with the purchase days of new orders folded in: `PERIOD_COLUMNS`, one row
+    per customer of `days`, exact wherever the new days fall.
+
+    `days` has `NEW_DAY_SCHEMA`: `purchase_days` of the new orders, and `seen` telling whether
+    the customer already bought on that day among the orders `old` counts. A new day on the
+    stored first or last day, or outside them, is answered from `old` itself; `seen` is only
+    read for a back-dated day strictly between them (`needs_seen`), which the caller looks up
+    (one index probe each in the app). A back-dated day before the first day makes the stored
+    first day's spend repeat spend.
     """
-    joined = new.left_join(old, new.customer == old.customer, rname="{name}_old")
-    has_old = joined.periods_old.notnull()
-    same_day = has_old & (joined.first_day == joined.last_day_old)
-    first_day_spend = joined.revenue - joined.repeat_revenue  # the new orders' own first day
-    return joined.select(
-        customer=joined.customer,
-        periods=ibis.ifelse(
-            has_old, joined.periods_old + joined.periods - ibis.ifelse(same_day, 1, 0), joined.periods
-        ).cast("int64"),
-        first_day=ibis.ifelse(has_old, joined.first_day_old, joined.first_day).cast("int64"),
-        last_day=joined.last_day.cast("int64"),
-        order_count=(joined.order_count_old.fill_null(0) + joined.order_count).cast("int64"),
-        revenue=(joined.revenue_old.fill_null(0.0) + joined.revenue).cast("float64"),
-        repeat_revenue=ibis.ifelse(
-            has_old,
-            joined.repeat_revenue_old
-            + joined.revenue
-            - ibis.ifelse(joined.first_day == joined.first_day_old, first_day_spend, 0.0),
-            joined.repeat_revenue,
-        ).cast("float64"),
-        late=has_old & (joined.first_day < joined.last_day_old),
+    return fold_attached(attach_stored(days, old))
+
+
+def attach_stored(days: Table, old: Table) -> Table:
+    """`days` with the customer's stored periods beside each row, as `<column>_old` (null for a
+    new customer): `fold_attached`'s input, which a caller may keep in a table, set `seen` on
+    where `needs_seen`, and fold without joining the store a second time."""
+    stored = old.select(**{f"{name}_old": old[name] for name in PERIOD_COLUMNS})
+    joined = days.left_join(stored, days.customer == stored.customer_old)
+    return joined.select(*NEW_DAY_SCHEMA, *[f"{name}_old" for name in PERIOD_COLUMNS[1:]])
+
+
+def needs_seen(attached: Table) -> Any:
+    """Rows of `attach_stored` whose `seen` `fold_attached` reads: strictly inside the stored days."""
+    return (attached.day > attached.first_day_old) & (attached.day < attached.last_day_old)
+
+
+def fold_attached(attached: Table) -> Table:
+    """`fold_days` over rows of `attach_stored`."""
+    has_old = attached.periods_old.notnull()
+    known = has_old & (
+        (attached.day == attached.first_day_old)
+        | (attached.day == attached.last_day_old)
+        | (needs_seen(attached) & attached.seen)
+    )
+    marked = attached.mutate(adds_period=ibis.ifelse(known, 0, 1))
+    old_columns = [f"{name}_old" for name in PERIOD_COLUMNS[1:]]
+    per = marked.group_by(["customer", *old_columns]).aggregate(
+        new_periods=marked.adds_period.sum(),
+        first_new=marked.day.min(),
+        last_new=marked.day.max(),
+        new_orders=marked.day_orders.sum(),
+        new_spend=marked.day_amount.sum(),
+    )
+    first_days = attached.select(
+        first_customer=attached.customer, first_day=attached.day, first_amount=attached.day_amount
+    )
+    both = per.join(first_days, [per.customer == first_days.first_customer, per.first_new == first_days.first_day])
+    has_old = both.periods_old.notnull()
+    old_first_spend = both.revenue_old - both.repeat_revenue_old
+    first_spend = ibis.cases(
+        (~has_old | (both.first_new < both.first_day_old), both.first_amount),
+        (both.first_new == both.first_day_old, old_first_spend + both.first_amount),
+        else_=old_first_spend,
+    )
+    periods = both.periods_old.fill_null(0) + both.new_periods
+    revenue = both.revenue_old.fill_null(0.0) + both.new_spend
+    return both.select(
+        customer=both.customer,
+        periods=periods.cast("int64"),
+        first_day=ibis.ifelse(has_old, ibis.least(both.first_day_old, both.first_new), both.first_new).cast("int64"),
+        last_day=ibis.ifelse(has_old, ibis.greatest(both.last_day_old, both.last_new), both.last_new).cast("int64"),
+        order_count=(both.order_count_old.fill_null(0) + both.new_orders).cast("int64"),
+        revenue=revenue.cast("float64"),
+        repeat_revenue=ibis.ifelse(periods > 1, revenue - first_spend, 0.0).cast("float64"),
+    )
+
+
+def attached_table(name: str) -> Table:
+    """An unbound table of `attach_stored` rows, e.g. kept in a temporary table."""
+    return ibis.table(
+        {**NEW_DAY_SCHEMA, **{f"{n}_old": t for n, t in PERIOD_SCHEMA.items() if n != "customer"}}, name=name
     )
 
 

@@ -114,6 +114,13 @@ USE_TZ = True
 
 # Phones without a country code are read as numbers of this region (ISO 3166 code).
 GUANXI_DEFAULT_PHONE_REGION = env_str("GUANXI_DEFAULT_PHONE_REGION", "CN")
+# The order buyer indexes carry extra columns on PostgreSQL (covering indexes, for analytics'
+# index-only reads); SQLite indexes their key columns only, which is all it needs to be right.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
+
+# PostgreSQL's work_mem for the statements that refresh the analytics purchase store: the
+# server default (4MB) makes their hash aggregates spill to disk.
+GUANXI_ANALYTICS_WORK_MEM = env_str("GUANXI_ANALYTICS_WORK_MEM", "256MB")
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"

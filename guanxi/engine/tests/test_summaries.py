@@ -25,8 +25,10 @@ from guanxi.engine.summaries import (
     cohort_table_from_cells,
     customer_summaries,
     day_number,
-    merge_periods,
+    fold_days,
+    mark_seen,
     orders_table,
+    purchase_days,
     purchase_periods,
     rfm_scores,
     summaries_from_periods,
@@ -170,32 +172,70 @@ def _periods(expr: Any) -> dict[str, tuple[Any, ...]]:
     }
 
 
-@pytest.mark.parametrize(
-    "cut",
-    [
-        dt.datetime(2026, 1, 5, 12, 0),  # c1's second order joins its stored first (and only) day
-        dt.datetime(2026, 1, 20, 12, 0),  # c1 adds a new period; c5 has only stored orders
-        dt.datetime(2026, 3, 1, 8, 0),  # c1's new order is its stored last day's: no new period
-    ],
-)
-def test_merged_periods_equal_the_periods_of_all_orders(orders: Any, cut: dt.datetime) -> None:
-    """Orders after `cut` folded into the periods stored before it give the same totals as
-    computing them from every order, whatever day the cut falls on."""
-    stored = purchase_periods(orders.filter(orders.ordered_at < cut))
-    added = orders.filter(orders.ordered_at >= cut)
-    merged = merge_periods(stored, purchase_periods(added))
-    assert all(not row[-1] for row in _rows(merged.select("customer", "late")))
-    everything = _periods(purchase_periods(orders))
-    folded = _periods(merged)
+# c6 bought on three days, twice on the middle one: a back-dated order can land on a day
+# the store already counts.
+C6 = [
+    ("c6", dt.datetime(2026, 2, 1, 12, 0), 10.0),
+    ("c6", dt.datetime(2026, 2, 10, 9, 0), 20.0),
+    ("c6", dt.datetime(2026, 2, 10, 18, 0), 5.0),
+    ("c6", dt.datetime(2026, 2, 20, 12, 0), 8.0),
+]
+
+
+def _at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> Any:
+    return ibis.timestamp(dt.datetime(year, month, day, hour, minute))
+
+
+ARRIVING_LATER = {
+    # orders arriving in time order, cut at a moment
+    "cut on c1's first day": lambda o: o.ordered_at >= _at(2026, 1, 5, 12),
+    "cut before c1's new period": lambda o: o.ordered_at >= _at(2026, 1, 20, 12),
+    "cut inside c1's stored last day": lambda o: o.ordered_at >= _at(2026, 3, 1, 8),
+    # back-dated orders, arriving after later ones were stored
+    "c1 back-dated to a day it did not buy": (lambda o: (o.customer == "c1") & (o.amount == 30.0)),
+    "c1 back-dated onto its stored first day": (lambda o: (o.customer == "c1") & (o.amount == 5.0)),
+    "c1's whole first day back-dated": (lambda o: (o.customer == "c1") & (o.ordered_at < _at(2026, 1, 6))),
+    "c6 back-dated onto a stored day inside": (lambda o: (o.customer == "c6") & (o.amount == 5.0)),
+    "c5 back-dated before its only stored day": (lambda o: (o.customer == "c5") & (o.ordered_at < _at(2026, 1, 11))),
+    "several kinds at once": (
+        lambda o: (
+            ((o.customer == "c1") & (o.amount == 30.0))
+            | ((o.customer == "c6") & (o.amount == 20.0))
+            | ((o.customer == "c3") & (o.amount == 40.0))
+            | (o.customer == "c2")
+            | (o.ordered_at >= _at(2026, 3, 1))
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("arriving_later", list(ARRIVING_LATER), ids=list(ARRIVING_LATER))
+def test_folded_days_equal_the_periods_of_all_orders(orders: Any, arriving_later: str) -> None:
+    """Periods stored from some orders, with the rest folded in as new purchase days, equal
+    the periods computed from every order, whatever days the later orders fall on."""
+    extra = ibis.memtable(
+        {"customer": [o[0] for o in C6], "ordered_at": [o[1] for o in C6], "amount": [o[2] for o in C6]},
+        schema=ibis.schema({"customer": "string", "ordered_at": "timestamp", "amount": "float64"}),
+    )
+    every = orders.union(extra.cast(orders.schema()))
+    later = ARRIVING_LATER[arriving_later](every)
+    before, added = every.filter(~later), every.filter(later)
+    days = mark_seen(purchase_days(added), purchase_days(before))
+    folded = _periods(fold_days(purchase_periods(before), days))
+    everything = _periods(purchase_periods(every))
     added_customers = {row[0] for row in _rows(added.select("customer"))}
+    assert added_customers
     assert set(folded) == added_customers
     assert folded == {customer: everything[customer] for customer in added_customers}
 
 
-def test_a_new_order_dated_before_the_stored_last_day_is_late(orders: Any) -> None:
-    back_dated = (orders.customer == "c1") & (orders.amount == 30.0)  # 20 January, between stored orders
-    merged = merge_periods(purchase_periods(orders.filter(~back_dated)), purchase_periods(orders.filter(back_dated)))
-    assert [(row[0], bool(row[1])) for row in _rows(merged.select("customer", "late"))] == [("c1", True)]
+def test_seen_marks_only_days_the_customer_already_bought(orders: Any) -> None:
+    later = (orders.customer == "c1") & (orders.amount.isin([5.0, 30.0]))  # 5 Jan (seen), 20 Jan (new)
+    days = mark_seen(purchase_days(orders.filter(later)), purchase_days(orders.filter(~later)))
+    seen = {
+        int(row[1]): bool(row[4]) for row in _rows(days.select("customer", "day", "day_amount", "day_orders", "seen"))
+    }
+    assert seen == {day_number(dt.date(2026, 1, 5)): True, day_number(dt.date(2026, 1, 20)): False}
 
 
 def test_summaries_from_stored_periods_equal_the_summaries_in_the_database(orders: Any) -> None:

@@ -1,0 +1,43 @@
+"""`table_columns` reads whole columns the same way on SQLite and PostgreSQL."""
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from guanxi.core.db import table_columns
+
+pytestmark = pytest.mark.django_db
+
+TABLE = "guanxi_test_columns"
+
+
+def _table(rows: list[tuple[object, object, object]]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {TABLE} (n bigint, x double precision, label varchar(20))")
+        for row in rows:
+            cursor.execute(f"INSERT INTO {TABLE} (n, x, label) VALUES (%s, %s, %s)", list(row))  # noqa: S608  -- a fixed test table
+
+
+COLUMNS = [("n", "int64"), ("x", "float64"), ("label", "text")]
+
+
+def test_columns_come_back_as_arrays_and_lists_in_one_row_order() -> None:
+    rows = [(3, 1.5, "p3"), (-7, -0.25, ""), (2**40, 1e-300, "a12")]
+    _table(rows)
+    n, x, label = table_columns(TABLE, COLUMNS)
+    assert n.dtype == np.int64
+    assert x.dtype == np.float64
+    got = sorted(zip(n.tolist(), x.tolist(), label, strict=True))
+    assert got == sorted(rows)
+
+
+def test_an_empty_table_gives_empty_columns() -> None:
+    _table([])
+    n, x, label = table_columns(TABLE, COLUMNS)
+    assert (len(n), len(x), label) == (0, 0, [])
+
+
+def test_a_null_is_an_error_naming_the_column() -> None:
+    _table([(1, None, "p1"), (2, 2.0, "p2")])
+    with pytest.raises(ValueError, match=r"\.x: "):
+        table_columns(TABLE, COLUMNS)
