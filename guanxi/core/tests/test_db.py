@@ -1,24 +1,26 @@
 """`table_columns` reads whole columns the same way on SQLite and PostgreSQL."""
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 from django.db import connection
 
-from guanxi.core.db import table_columns
+from guanxi.core.db import ColumnKind, table_columns
 
 pytestmark = pytest.mark.django_db
 
 TABLE = "guanxi_test_columns"
 
 
-def _table(rows: list[tuple[object, object, object]]) -> None:
+def _table(rows: Sequence[tuple[int, float | None, str]]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {TABLE} (n bigint, x double precision, label varchar(20))")
         for row in rows:
             cursor.execute(f"INSERT INTO {TABLE} (n, x, label) VALUES (%s, %s, %s)", list(row))  # noqa: S608  -- a fixed test table
 
 
-COLUMNS = [("n", "int64"), ("x", "float64"), ("label", "text")]
+COLUMNS: list[tuple[str, ColumnKind]] = [("n", "int64"), ("x", "float64"), ("label", "text")]
 
 
 def test_columns_come_back_as_arrays_and_lists_in_one_row_order() -> None:
