@@ -72,14 +72,15 @@ def _columns() -> str:
     return ", ".join(connection.ops.quote_name(c) for c in summaries.PERIOD_COLUMNS)
 
 
-def _insert_periods(expr: Any, *, where: str = "TRUE", upsert: bool = False) -> int:
+def _insert_periods(expr: Any, *, upsert: bool = False) -> int:
     """Insert the rows of a `purchase_periods`-shaped expression, compiled by Ibis (values are
     literals Ibis quotes itself; the rest is fixed names), optionally replacing stored rows."""
     columns = _columns()
     select = purchase_history.to_sql(expr)
     sql = (
         f"INSERT INTO {_table()} ({columns}) SELECT {columns} "  # noqa: S608  -- quoted names and Ibis-compiled SQL
-        f"FROM ({select}) AS periods WHERE {where}"
+        # `WHERE TRUE` keeps SQLite from reading the ON CONFLICT of an upsert as part of the SELECT.
+        f"FROM ({select}) AS periods WHERE TRUE"
     )
     if upsert:
         updates = ", ".join(
@@ -245,14 +246,20 @@ def _through_buyer_indexes(customers: int, stored: int) -> Iterator[None]:
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('random_page_cost', '1.1', true)")
-        # JIT compiling a plan this short costs more than running it.
-        cursor.execute("SELECT set_config('jit', 'off', true)")
+        cursor.execute(
+            "SELECT current_setting('random_page_cost'), current_setting('jit'), "
+            # JIT compiling a plan this short costs more than running it.
+            "set_config('random_page_cost', '1.1', true), set_config('jit', 'off', true)"
+        )
+        before = cursor.fetchone()
         try:
             yield
         finally:
-            cursor.execute("RESET random_page_cost")
-            cursor.execute("RESET jit")
+            if before is not None:
+                cursor.execute(
+                    "SELECT set_config('random_page_cost', %s, true), set_config('jit', %s, true)",
+                    [before[0], before[1]],
+                )
 
 
 def forget(customers: Collection[str]) -> int:
