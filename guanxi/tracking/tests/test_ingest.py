@@ -36,22 +36,25 @@ def _track(n: int = 0, **extra: Any) -> dict[str, Any]:
 # Authentication
 
 
+#: One valid message for each single-message endpoint (without its messageId).
+ONE_MESSAGE_PER_ENDPOINT: dict[str, dict[str, Any]] = {
+    "identify": {"userId": "u1", "traits": {"email": "a@example.com"}},
+    "track": {"userId": "u1", "event": "Signed Up"},
+    "page": {"anonymousId": "a1", "name": "Home"},
+    "screen": {"anonymousId": "a1", "name": "Cart"},
+    "group": {"userId": "u1", "groupId": "g1"},
+    "alias": {"previousId": "a1", "userId": "u1"},
+}
+
+
 def test_every_endpoint_accepts_its_message_with_basic_auth(client: Client, source: Source) -> None:
     key = key_of(source)
-    messages: dict[str, dict[str, Any]] = {
-        "identify": {"userId": "u1", "traits": {"email": "a@example.com"}},
-        "track": {"userId": "u1", "event": "Signed Up"},
-        "page": {"anonymousId": "a1", "name": "Home"},
-        "screen": {"anonymousId": "a1", "name": "Cart"},
-        "group": {"userId": "u1", "groupId": "g1"},
-        "alias": {"previousId": "a1", "userId": "u1"},
-    }
-    for endpoint, body in messages.items():
+    for endpoint, body in ONE_MESSAGE_PER_ENDPOINT.items():
         response = _post(client, f"/v1/{endpoint}", {**body, "messageId": f"m-{endpoint}"}, key)
         assert response.status_code == 200, (endpoint, response.content)
         assert response.json() == {"success": True, "stored": 1}
     stored = dict(LandedEvent.objects.values_list("message_id", "type"))
-    assert stored == {f"m-{name}": name for name in messages}
+    assert stored == {f"m-{name}": name for name in ONE_MESSAGE_PER_ENDPOINT}
     assert LandedEvent.objects.get(message_id="m-track").event == "Signed Up"
     assert LandedEvent.objects.get(message_id="m-page").event == "Home"
 

@@ -18,7 +18,7 @@ from django.urls import reverse
 from guanxi.tracking import services
 from guanxi.tracking.models import LandedEvent, Source
 from guanxi.tracking.tests.conftest import key_of
-from guanxi.tracking.tests.test_ingest import _track
+from guanxi.tracking.tests.test_ingest import ONE_MESSAGE_PER_ENDPOINT, _track
 from guanxi.wsgi import application
 
 
@@ -116,20 +116,12 @@ def test_a_batch_is_stored_and_acknowledged_without_the_middleware(source: Sourc
 
 def test_every_endpoint_and_import_alias(source: Source) -> None:
     key = key_of(source)
-    bodies: dict[str, dict[str, Any]] = {
-        "identify": {"userId": "u1", "traits": {"email": "a@example.com"}},
-        "track": {"userId": "u1", "event": "Signed Up"},
-        "page": {"anonymousId": "a1", "name": "Home"},
-        "screen": {"anonymousId": "a1", "name": "Cart"},
-        "group": {"userId": "u1", "groupId": "g1"},
-        "alias": {"previousId": "a1", "userId": "u1"},
-    }
-    for endpoint, body in bodies.items():
+    for endpoint, body in ONE_MESSAGE_PER_ENDPOINT.items():
         reply = call("POST", f"/v1/{endpoint}", json.dumps({**body, "messageId": f"m-{endpoint}"}).encode(), key=key)
         assert reply.status_code == 200, (endpoint, reply.body)
     assert call("POST", "/v1/import", _batch(_track(9)), key=key).json() == {"success": True, "stored": 1}
     assert dict(LandedEvent.objects.values_list("message_id", "type")) == {
-        **{f"m-{name}": name for name in bodies},
+        **{f"m-{name}": name for name in ONE_MESSAGE_PER_ENDPOINT},
         "m-9": "track",
     }
 
