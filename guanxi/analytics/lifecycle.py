@@ -112,4 +112,5 @@ def assign_stages(
             mask &= np.isin(current_arr, list(rule.from_stages))
         result[mask] = rule.stage
         open_ &= ~mask
-    return [str(stage) for stage in result]
+    stages: list[str] = result.tolist()
+    return stages

@@ -25,9 +25,11 @@ import datetime as dt
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import ibis  # type: ignore[import-untyped]  # ibis ships no py.typed marker; expressions are typed Any
+import numpy as np
+import numpy.typing as npt
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -72,24 +74,13 @@ def _columns() -> str:
     return ", ".join(connection.ops.quote_name(c) for c in summaries.PERIOD_COLUMNS)
 
 
-def _insert_periods(expr: Any, *, upsert: bool = False) -> int:
+def _insert_periods(expr: Any) -> int:
     """Insert the rows of a `purchase_periods`-shaped expression, compiled by Ibis (values are
-    literals Ibis quotes itself; the rest is fixed names), optionally replacing stored rows."""
+    literals Ibis quotes itself; the rest is fixed names)."""
     columns = _columns()
     select = purchase_history.to_sql(expr)
-    sql = (
-        f"INSERT INTO {_table()} ({columns}) SELECT {columns} "  # noqa: S608  -- quoted names and Ibis-compiled SQL
-        # `WHERE TRUE` keeps SQLite from reading the ON CONFLICT of an upsert as part of the SELECT.
-        f"FROM ({select}) AS periods WHERE TRUE"
-    )
-    if upsert:
-        updates = ", ".join(
-            f"{connection.ops.quote_name(c)} = excluded.{connection.ops.quote_name(c)}"
-            for c in summaries.PERIOD_COLUMNS[1:]
-        )
-        sql += f" ON CONFLICT ({connection.ops.quote_name('customer')}) DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(f"INSERT INTO {_table()} ({columns}) SELECT {columns} FROM ({select}) AS periods")  # noqa: S608  -- quoted names and Ibis-compiled SQL
         return max(int(cursor.rowcount), 0)
 
 
@@ -159,24 +150,55 @@ def _fold(state: PurchaseSummaryState, up_to_id: int, now: dt.datetime) -> Refre
     folded = 0
     added = 0
     if up_to_id > state.order_id:
-        days = summaries.purchase_days(purchase_history.purchases_table(order_ids=(state.order_id, up_to_id)), end=now)
-        store = summaries.periods_table(PurchaseSummary._meta.db_table)
-        attached = summaries.attach_stored(days.mutate(seen=ibis.literal(False)), store)
-        with _temporary_table("guanxi_new_days", attached) as name:
-            purchase_history.mark_days_seen(name, up_to_id=state.order_id)
-            folded = _insert_periods(summaries.fold_attached(summaries.attached_table(name)), upsert=True)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT sum(day_orders), count(DISTINCT CASE WHEN periods_old IS NULL THEN customer END) "  # noqa: S608  -- a quoted fixed name
-                    f"FROM {connection.ops.quote_name(name)}"
-                )
-                row = cursor.fetchone()
-            new_orders, added = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+        new_orders, folded, added = _fold_new_orders(state.order_id, up_to_id, now)
     changed_after = (state.changed_until or timezone.now()) - CHANGE_OVERLAP
     changed = purchase_history.customers_of_changed_orders(up_to_id=state.order_id, changed_after=changed_after)
     recompute = sorted(changed)
     added += recompute_customers(recompute, up_to_id=up_to_id, now=now, stored=state.customers)
     return RefreshReport(False, new_orders, folded, len(recompute), added, now)
+
+
+def _fold_new_orders(after_id: int, up_to_id: int, now: dt.datetime) -> tuple[int, int, int]:
+    """Fold the orders with an id in (after_id, up_to_id] into the store; returns the orders,
+    the customers folded and the customers added.
+
+    Each step lands in a temporary table, so the next one is planned on its real size: the
+    new days (a few per new order, where the order table's statistics cannot yet know how
+    many ids lie past the last analysed one), the stored periods beside them (one pass over
+    the store, hashed against the days), and the folded rows. Stored rows are then updated in
+    place by one `UPDATE … FROM` and only the new customers inserted: an `INSERT … ON
+    CONFLICT` would first try, and fail, to insert each of the tens of thousands of rows that
+    are already stored.
+    """
+    quote = connection.ops.quote_name
+    columns = summaries.PERIOD_COLUMNS
+    orders = purchase_history.purchases_table(order_ids=(after_id, up_to_id))
+    with _temporary_table("guanxi_new_days", summaries.purchase_days(orders, end=now)) as days_name:
+        days = ibis.table(dict(summaries.DAY_SCHEMA), name=days_name)
+        store = summaries.periods_table(PurchaseSummary._meta.db_table)
+        attached = summaries.attach_stored(days.mutate(seen=ibis.literal(False)), store)
+        with _temporary_table("guanxi_new_days_stored", attached) as attached_name:
+            purchase_history.mark_days_seen(attached_name, up_to_id=after_id)
+            fold = summaries.fold_attached(summaries.attached_table(attached_name))
+            with _temporary_table("guanxi_folded", fold) as folded_name, connection.cursor() as cursor:
+                table, folded, attached_table = _table(), quote(folded_name), quote(attached_name)
+                assignments = ", ".join(f"{quote(c)} = f.{quote(c)}" for c in columns[1:])
+                customer = quote("customer")
+                cursor.execute(
+                    f"UPDATE {table} SET {assignments} FROM {folded} AS f "  # noqa: S608  -- quoted fixed names
+                    f"WHERE {table}.{customer} = f.{customer}"
+                )
+                updated = max(int(cursor.rowcount), 0)
+                cursor.execute(
+                    f"INSERT INTO {table} ({_columns()}) "  # noqa: S608  -- quoted fixed names
+                    f"SELECT {', '.join(f'f.{quote(c)}' for c in columns)} FROM {folded} AS f "
+                    f"WHERE f.{customer} IN (SELECT a.{customer} FROM {attached_table} AS a "
+                    "WHERE a.periods_old IS NULL)"
+                )
+                added = max(int(cursor.rowcount), 0)
+                cursor.execute(f"SELECT sum(day_orders) FROM {quote(days_name)}")  # noqa: S608  -- a quoted fixed name
+                row = cursor.fetchone()
+    return (int(row[0] or 0) if row else 0), updated + added, added
 
 
 @contextmanager
@@ -284,10 +306,25 @@ def forget_missing(customers: Collection[str]) -> int:
     return removed
 
 
-def read_columns() -> list[Sequence[Any]]:
-    """Every stored row as columns in `PERIOD_COLUMNS` order, for `summaries_from_periods`:
-    the keys as a list, the numbers as NumPy arrays (see `core.db.table_columns`)."""
-    return table_columns(PurchaseSummary._meta.db_table, list(_PERIOD_KINDS.items()))
+class StoredColumns(NamedTuple):
+    periods: list[Sequence[Any]]
+    """Every stored row as columns in `PERIOD_COLUMNS` order, for `summaries_from_periods`: the
+    keys as a list, the numbers as NumPy arrays."""
+    key_kinds: npt.NDArray[np.int64]
+    """Per row, the code point of the key's prefix (`purchase_history.key_parts`)."""
+    key_ids: npt.NDArray[np.int64]
+    """Per row, the account or person id in the key."""
+
+
+def read_columns() -> StoredColumns:
+    """The whole store in one read (`core.db.table_columns`), with each key's parts parsed by
+    the database, so that sorting the keys and finding their records need no string work."""
+    parts = purchase_history.key_parts_sql("customer")
+    key_columns: list[tuple[str, ColumnKind]] = [(name, "int64") for name in parts]
+    *periods, kinds, ids = table_columns(
+        PurchaseSummary._meta.db_table, [*_PERIOD_KINDS.items(), *key_columns], expressions=parts
+    )
+    return StoredColumns(periods, kinds, ids)
 
 
 _KINDS: dict[str, ColumnKind] = {"string": "text", "int64": "int64", "float64": "float64"}

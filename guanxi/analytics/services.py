@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -226,27 +227,39 @@ def _fit_models(
     return p_alive, expected, clv
 
 
-def _current_stages(keys: list[str]) -> list[str | None]:
-    """Each customer's lifecycle stage, in the order of `keys`; None where the record is gone.
+def _current_stages(kinds: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+    """Each customer's lifecycle stage, given their keys' parts (`purchase_history.key_parts`);
+    None where the record is gone.
 
     Each party table's ids and stages are read whole as arrays (`core.db.table_columns`) and
-    matched by binary search: for a million customers, a dict of a million keys built from
-    fetched rows costs several times the reads.
+    matched by position: through a table indexed by id while ids are dense (as a sequence
+    makes them), else by binary search. For a million customers, a dict of a million keys
+    built from fetched rows costs several times the reads.
     """
-    kinds = np.frombuffer("".join([key[:1] for key in keys]).encode(), dtype="S1")  # keys start with an ASCII letter
-    ids = np.fromiter((int(key[1:]) for key in keys), dtype=np.int64, count=len(keys))
-    stages: np.ndarray[Any, np.dtype[np.object_]] = np.full(len(keys), None, dtype=object)
+    stages: npt.NDArray[np.object_] = np.full(len(ids), None, dtype=object)
     for model, prefix in ((Account, purchase_history.ACCOUNT_PREFIX), (Person, purchase_history.PERSON_PREFIX)):
-        wanted = np.flatnonzero(kinds == prefix.encode())
+        wanted = np.flatnonzero(kinds == ord(prefix))
         if not len(wanted):
             continue
         table_ids, table_stages = table_columns(model._meta.db_table, [("id", "int64"), ("lifecycle_stage", "text")])
-        order = np.argsort(table_ids)
-        sorted_ids = table_ids[order]
-        at = np.minimum(np.searchsorted(sorted_ids, ids[wanted]), max(len(sorted_ids) - 1, 0))
-        found = sorted_ids[at] == ids[wanted] if len(sorted_ids) else np.zeros(len(wanted), dtype=bool)
-        stages[wanted[found]] = np.asarray(table_stages, dtype=object)[order[at[found]]]
-    return list(stages.tolist())
+        if not len(table_ids):
+            continue
+        names = np.asarray(table_stages, dtype=object)
+        looked_up = ids[wanted]
+        highest = int(max(table_ids.max(), looked_up.max()))
+        if table_ids.min() >= 0 and looked_up.min() >= 0 and highest <= 4 * len(table_ids) + 1024:
+            row_of = np.full(highest + 1, -1, dtype=np.int64)
+            row_of[table_ids] = np.arange(len(table_ids))
+            rows = row_of[looked_up]
+            found = rows >= 0
+            stages[wanted[found]] = names[rows[found]]
+        else:
+            order = np.argsort(table_ids)
+            sorted_ids = table_ids[order]
+            at = np.minimum(np.searchsorted(sorted_ids, looked_up), len(sorted_ids) - 1)
+            found = sorted_ids[at] == looked_up
+            stages[wanted[found]] = names[order[at[found]]]
+    return stages
 
 
 def _summaries(
@@ -262,19 +275,28 @@ def _summaries(
             "folded": report.folded,
             "recomputed": report.recomputed,
         }
-        s = summaries.summaries_from_periods(purchase_store.read_columns(), end=end)
+        read = purchase_store.read_columns()
+        order = purchase_history.key_order(read.key_kinds, read.key_ids)
+        s = summaries.summaries_from_periods(read.periods, end=end, order=order)
+        if order is None:
+            kinds, ids = purchase_history.key_parts(s.customer)
+        else:
+            kinds, ids = read.key_kinds[order], read.key_ids[order]
     else:
         quality["summaries"] = {"source": "from_orders"}
         expr = summaries.customer_summaries(purchase_history.purchases_table(), end=end)
         s = summaries.summaries_from_rows(purchase_history.run(expr.select(*summaries.SUMMARY_COLUMNS)))
-    stages = _current_stages(s.customer)
-    present = np.flatnonzero([stage is not None for stage in stages])
-    if len(present) < len(stages):
+        kinds, ids = purchase_history.key_parts(s.customer)
+    stages = _current_stages(kinds, ids)
+    missing = stages == None  # noqa: E711  -- elementwise over the array, which `is None` is not
+    if missing.any():
         if stored:
-            purchase_store.forget_missing([key for key, stage in zip(s.customer, stages, strict=True) if stage is None])
+            purchase_store.forget_missing([s.customer[i] for i in np.flatnonzero(missing).tolist()])
+        present = np.flatnonzero(~missing)
         s = s.take(present)
-        stages = [stages[i] for i in present.tolist()]
-    return s, [str(stage) for stage in stages]
+        stages = stages[present]
+    current: list[str] = stages.tolist()
+    return s, current
 
 
 def _money(value: float) -> Decimal | None:

@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 import ibis  # type: ignore[import-untyped]  # ibis ships no py.typed marker; expressions are typed Any
+import numpy as np
+import numpy.typing as npt
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min, QuerySet, Sum
 
@@ -48,6 +50,50 @@ def split_key(key: str) -> tuple[str, int]:
     if kind is None or not key[1:].isdigit():
         raise ValueError(f"not a customer key: {key!r}")
     return kind, int(key[1:])
+
+
+# Kinds of key by the code point of their prefix, in code point order.
+_KIND_RANK = {ord(ACCOUNT_PREFIX): 0, ord(PERSON_PREFIX): 1}
+# Keys of ids up to this many digits are ordered by integer arithmetic (see `key_order`).
+_MAX_ORDERED_DIGITS = 16
+_POWERS_OF_TEN = 10 ** np.arange(_MAX_ORDERED_DIGITS + 1, dtype=np.int64)
+
+
+def key_parts_sql(column: str) -> dict[str, str]:
+    """SQL giving the parts of the keys in `column`, for `core.db.table_columns(expressions=…)`:
+    `key_kind`, the code point of the prefix, and `key_id`, the account or person id."""
+    quoted = connection.ops.quote_name(column)
+    first = f"ascii({quoted})" if connection.vendor == "postgresql" else f"unicode({quoted})"
+    return {"key_kind": first, "key_id": f"CAST(substr({quoted}, 2) AS BIGINT)"}
+
+
+def key_parts(keys: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """`key_parts_sql` in Python: the prefixes' code points and the ids of keys made by `customer_key`."""
+    kinds = np.fromiter((ord(key[0]) for key in keys), dtype=np.int64, count=len(keys))
+    ids = np.fromiter((int(key[1:]) for key in keys), dtype=np.int64, count=len(keys))
+    return kinds, ids
+
+
+def key_order(kinds: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64] | None:
+    """Positions that sort the keys with these parts as sorting the strings would (code point
+    order: "p10" before "p9"), found with integers, several times faster than comparing a
+    million strings; None where the arithmetic would not be exact, for the caller to sort the
+    strings instead.
+
+    Two decimal ids compare as strings as they compare once both are scaled to the same number
+    of digits (1 → 1000, 10 → 1000, 2 → 2000), the shorter first when that ties (then one
+    is the other followed by zeros, so it is a prefix of it).
+    """
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64)
+    if ids.min() < 1 or ids.max() >= _POWERS_OF_TEN[-1] or not np.isin(kinds, list(_KIND_RANK)).all():
+        return None
+    digits = np.searchsorted(_POWERS_OF_TEN, ids, side="right")
+    width = int(digits.max())
+    scaled = ids * _POWERS_OF_TEN[width - digits]
+    rank = (kinds == ord(PERSON_PREFIX)).astype(np.int64)  # `_KIND_RANK`: accounts first
+    composite = (rank * _POWERS_OF_TEN[width] + scaled) * 32 + digits
+    return np.argsort(composite, kind="stable").astype(np.int64)
 
 
 def raw_orders_table() -> Any:

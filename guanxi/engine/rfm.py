@@ -114,12 +114,36 @@ def quintile_scores(values: npt.ArrayLike, *, higher_is_better: bool = True, bin
     n = len(v)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    ordered = np.sort(v)
-    if higher_is_better:
-        worse = np.searchsorted(ordered, v, side="left")
-    else:
-        worse = n - np.searchsorted(ordered, v, side="right")
-    return np.asarray(1 + (bins * worse.astype(np.int64)) // n, dtype=np.int64)
+    return np.asarray(1 + (bins * _worse_counts(v, higher_is_better)) // n, dtype=np.int64)
+
+
+def _worse_counts(v: FloatArray, higher_is_better: bool) -> IntArray:
+    """For each value, how many values are strictly worse.
+
+    Days and order counts are whole numbers in a short range: counting them (`bincount`) is a
+    pass over the array. Anything else is sorted once and each run of equal values is given
+    the position where it starts and ends.
+    """
+    n = len(v)
+    lowest, highest = float(v.min()), float(v.max())
+    if highest - lowest <= 4 * n + 1024 and bool(np.all(v == np.floor(v))):
+        codes = (v - lowest).astype(np.int64)
+        counts = np.bincount(codes)
+        at_most = np.cumsum(counts)
+        below = at_most - counts
+        return np.asarray(below[codes] if higher_is_better else n - at_most[codes], dtype=np.int64)
+    order = np.argsort(v, kind="stable")
+    ordered = v[order]
+    starts_run = np.empty(n, dtype=bool)
+    starts_run[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    run_starts = np.flatnonzero(starts_run)
+    run_of = np.cumsum(starts_run) - 1
+    run_ends = np.append(run_starts[1:], n)
+    worse_sorted = run_starts[run_of] if higher_is_better else n - run_ends[run_of]
+    worse = np.empty(n, dtype=np.int64)
+    worse[order] = worse_sorted
+    return worse
 
 
 def score_bands(values: FloatArray, scores: IntArray, bins: int = BINS) -> tuple[ScoreBand, ...]:

@@ -282,16 +282,23 @@ def customer_summaries(orders: Table, *, end: dt.datetime) -> Table:
     return summaries_at(purchase_periods(orders, end=end), end=end)
 
 
-def summaries_from_periods(columns: Sequence[Sequence[Any]], *, end: dt.datetime) -> "CustomerSummaries":
+def summaries_from_periods(
+    columns: Sequence[Sequence[Any]], *, end: dt.datetime, order: np.ndarray[Any, np.dtype[np.int64]] | None = None
+) -> "CustomerSummaries":
     """`summaries_at` in NumPy, from `PERIOD_COLUMNS` given as columns (e.g. `zip(*rows)`).
 
     For a store of periods read whole: converting a million rows column by column is far
     cheaper than row by row, and the arithmetic is the same integer arithmetic as in SQL.
+    `order` is the positions that sort the keys, when the caller knows their format and finds
+    them faster than sorting the strings; it must be the order sorting them would give. Keys
+    given as a list are taken to be strings already.
     """
     if len(columns) != len(PERIOD_COLUMNS):
         raise ValueError(f"expected the {len(PERIOD_COLUMNS)} columns {PERIOD_COLUMNS}, got {len(columns)}")
-    customer = [str(v) for v in columns[0]]
-    take = _by_customer(customer)
+    customer = columns[0] if isinstance(columns[0], list) else [str(v) for v in columns[0]]
+    if order is not None and len(order) != len(customer):
+        raise ValueError(f"an order of {len(order)} positions for {len(customer)} customers")
+    take = _by_customer(customer) if order is None else order
 
     def column(i: int, dtype: type[np.int64] | type[np.float64]) -> Any:
         return np.asarray(columns[i], dtype=dtype)[take] if len(take) else np.zeros(0, dtype=dtype)
@@ -304,7 +311,7 @@ def summaries_from_periods(columns: Sequence[Sequence[Any]], *, end: dt.datetime
     with np.errstate(divide="ignore", invalid="ignore"):
         monetary = np.where(frequency > 0, repeat_revenue / np.where(frequency > 0, frequency, 1.0), 0.0)
     return CustomerSummaries(
-        customer=[customer[i] for i in take.tolist()],
+        customer=_reordered(customer, take),
         frequency=frequency,
         recency=(last_day - first_day).astype(np.float64),
         T=(end_day - first_day).astype(np.float64),
@@ -414,9 +421,8 @@ class CustomerSummaries:
 
     def take(self, index: np.ndarray[Any, np.dtype[np.intp]]) -> "CustomerSummaries":
         """The customers at these positions, in that order."""
-        positions = index.tolist()
         return CustomerSummaries(
-            customer=[self.customer[i] for i in positions],
+            customer=_reordered(self.customer, index.astype(np.int64)),
             frequency=self.frequency[index],
             recency=self.recency[index],
             T=self.T[index],
@@ -427,6 +433,14 @@ class CustomerSummaries:
             last_day=self.last_day[index],
             days_since_last=self.days_since_last[index],
         )
+
+
+def _reordered(values: list[str], positions: np.ndarray[Any, np.dtype[np.int64]]) -> list[str]:
+    """`[values[i] for i in positions]`, through a NumPy object array: half the time for a million."""
+    if not len(positions):
+        return []
+    picked: list[str] = np.asarray(values, dtype=object)[positions].tolist()
+    return picked
 
 
 def _by_customer(customer: list[str]) -> np.ndarray[Any, np.dtype[np.int64]]:

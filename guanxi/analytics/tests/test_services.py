@@ -259,3 +259,15 @@ def test_rule_services_check_admin_and_values(admin_user: User, analyst: User) -
     assert history[1].changes == {"max_days_since_last": [None, 30]}
     services.delete_rule(admin_user, rule)
     assert not LifecycleRule.objects.filter(pk=rule.pk).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("far_id", [False, True], ids=["dense ids", "an id far beyond the rest"])
+def test_current_stages_find_each_record_or_none(far_id: bool) -> None:
+    lost = PersonFactory.create(lifecycle_stage="lost")
+    new = PersonFactory.create(lifecycle_stage="new")
+    account = AccountFactory.create(lifecycle_stage="active")
+    missing = 10**9 if far_id else new.pk + 1
+    kinds = np.array([ord("p"), ord("a"), ord("p"), ord("p")], dtype=np.int64)
+    ids = np.array([new.pk, account.pk, missing, lost.pk], dtype=np.int64)
+    assert services._current_stages(kinds, ids).tolist() == ["new", "active", None, "lost"]

@@ -43,3 +43,9 @@ def test_a_null_is_an_error_naming_the_column() -> None:
     _table([(1, None, "p1"), (2, 2.0, "p2")])
     with pytest.raises(ValueError, match=r"\.x: "):
         table_columns(TABLE, COLUMNS)
+
+
+def test_expressions_compute_a_column_from_the_row() -> None:
+    _table([(3, 1.5, "p3"), (40, 2.0, "a40")])
+    doubled, label = table_columns(TABLE, [("doubled", "int64"), ("label", "text")], expressions={"doubled": "n * 2"})
+    assert sorted(zip(doubled.tolist(), label, strict=True)) == [(6, "p3"), (80, "a40")]

@@ -76,3 +76,28 @@ def test_fm_rounds_half_up_and_mixed_profiles() -> None:
     assert result.segment_keys()[0] == "loyal"
     empty = rfm([], [], [])
     assert empty.segment_keys() == []
+
+
+def _brute_force_scores(values: list[float], higher_is_better: bool) -> list[int]:
+    n = len(values)
+    worse = [sum(1 for w in values if (w < v if higher_is_better else w > v)) for v in values]
+    return [1 + (5 * k) // n for k in worse]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        # whole numbers in a short range: counted
+        [float(v) for v in np.random.default_rng(5).integers(-3, 40, 200)],
+        # fractions: sorted
+        [round(float(v), 2) for v in np.random.default_rng(6).gamma(2.0, 50.0, 200)],
+        # whole numbers too far apart to count: sorted
+        [0.0, 1e12, 1e12, 3.0, -5e11, 3.0, 7.0, 1e12, 0.0, 2.0],
+        [4.0],
+    ],
+    ids=["whole", "fractions", "wide", "one"],
+)
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_scores_count_the_values_strictly_worse(values: list[float], higher_is_better: bool) -> None:
+    got = quintile_scores(values, higher_is_better=higher_is_better).tolist()
+    assert got == _brute_force_scores(values, higher_is_better)

@@ -247,6 +247,24 @@ def test_summaries_from_stored_periods_equal_the_summaries_in_the_database(order
         np.testing.assert_allclose(getattr(from_periods, name), getattr(in_database, name), err_msg=name)
 
 
+def test_summaries_from_periods_follow_a_given_order_of_the_keys() -> None:
+    columns: list[list[Any]] = [
+        ["p9", "p10", "a3"],
+        [1, 2, 3],
+        [10, 11, 12],
+        [20, 21, 22],
+        [1, 2, 3],
+        [5.0, 6.0, 7.0],
+        [0.0, 1.0, 2.0],
+    ]
+    sorted_by_strings = summaries_from_periods(columns, end=END)
+    given = summaries_from_periods(columns, end=END, order=np.array([2, 1, 0], dtype=np.int64))
+    assert sorted_by_strings.customer == given.customer == ["a3", "p10", "p9"]
+    assert given.order_count.tolist() == [3, 2, 1]
+    with pytest.raises(ValueError, match="an order of 2 positions for 3 customers"):
+        summaries_from_periods(columns, end=END, order=np.array([0, 1], dtype=np.int64))
+
+
 def test_cohort_cells_equal_the_numpy_cohort_table(orders: Any) -> None:
     in_window = [o for o in ORDERS if o[1] <= END.replace(tzinfo=None)]
     table = cohort_table_from_cells(
