@@ -1,9 +1,11 @@
 """Processing landed events in batches: identity resolution, profiles, contacts and their traits.
 
 One batch is one transaction: the checkpoint row is locked (so two workers never take the same
-events), unprocessed events are read by id, identities resolved, and the events marked
-processed before commit. A crash rolls the whole batch back, so each event is processed exactly
-once. Events that only touch a known identifier (most of them) are handled in bulk; identify,
+events), the events above its watermark and up to the high-water mark (`high_water_mark`) are
+read by id, identities resolved, and the watermark moved past them before commit. A crash rolls
+the whole batch back, watermark included, so each event is processed exactly once. No event
+row is written: a mark per row rewrote the row and its indexes, which cost more than all the
+rest of processing. Events that only touch a known identifier (most of them) are handled in bulk; identify,
 alias and events linking two identifiers go one by one through the identity rules, reading what
 they ask about (identifiers and their profiles, the identifiers each profile holds, contacts by
 e-mail) from caches filled for the whole batch in one query each. Every write of the bulk path
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -57,11 +59,13 @@ from guanxi.tracking.models import (
 from guanxi.tracking.services import traits as computed
 from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, update_rows
 from guanxi.tracking.services.plans import PlanChecker
-from guanxi.tracking.services.sessions import SessionEvent, assign_sessions, mark_processed
+from guanxi.tracking.services.sessions import SessionEvent, assign_sessions
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 5000
+# How long landing may be held back while the high-water mark is read (see `high_water_mark`).
+HIGH_WATER_LOCK_TIMEOUT_MS = 500
 
 PLACEHOLDER_IDS = frozenset(
     {
@@ -710,11 +714,15 @@ class _Resolver:
 # Merges
 
 
-def _lock_processing() -> None:
+def _lock_processing() -> int:
     """Wait for the batch in progress, if any: a batch caches which identifiers its profiles
     hold, so nothing else moves identifiers while it runs (and nothing is locked in another
-    order: the checkpoint first, then profiles, as a batch takes them)."""
-    list(ProcessingCheckpoint.objects.select_for_update().filter(name="default").values_list("pk", flat=True))
+    order: the checkpoint first, then profiles, as a batch takes them). Returns the watermark,
+    which stays put while the lock is held."""
+    found = (
+        ProcessingCheckpoint.objects.select_for_update().filter(name="default").values_list("last_event_id", flat=True)
+    )
+    return int(next(iter(found), 0))
 
 
 def perform_merge(merged_from: Profile, into: Profile, merge: ProfileMerge) -> ProfileMerge:
@@ -748,7 +756,7 @@ def undo_profile_merge(actor: User, merge: ProfileMerge) -> ProfileMerge:
     """Give the merged profile its identifiers (and contact) back; events follow the identifiers."""
     if not access.can_manage_settings(actor):
         raise PermissionDenied(_("Only an admin may undo a profile merge."))
-    _lock_processing()
+    processed = _lock_processing()
     merge = ProfileMerge.objects.select_for_update().get(pk=merge.pk)
     if merge.status != MergeStatus.DONE:
         raise ValidationError({"status": [_("Only a completed merge can be undone.")]})
@@ -762,7 +770,7 @@ def undo_profile_merge(actor: User, merge: ProfileMerge) -> ProfileMerge:
         into.person = None
         into.save(update_fields=["person"])
     # The events now divide between the two profiles as their identifiers do: count both again.
-    rebuild_computed_traits([merged_from.pk, into.pk])
+    rebuild_computed_traits([merged_from.pk, into.pk], up_to=processed)
     merge.status = MergeStatus.UNDONE
     merge.undone_at = timezone.now()
     merge.undone_by = actor if actor.pk else None
@@ -869,12 +877,58 @@ def _event_keys(e: _Row) -> list[Key]:
     return keys
 
 
-def _process_batch(batch_size: int) -> int:
+def high_water_mark() -> int:
+    """The highest landed id below which every landing has committed or rolled back.
+
+    Ids come from a sequence when the INSERT runs, but landings commit in their own order: an
+    event with id 100 may commit after one with id 101. Had processing taken 101 and moved the
+    watermark past it, 100 would fall under the watermark unprocessed, lost. So:
+
+    - PostgreSQL: a short transaction of its own takes `SHARE` on the landed table, which waits
+      for every transaction holding `ROW EXCLUSIVE` there (an INSERT takes it before it draws
+      its ids) and holds new ones back, reads max(id) and commits at once: landing pauses for an
+      index look-up. Any id drawn later is larger. `lock_timeout` bounds the pause should
+      something else hold a conflicting lock (an anti-wraparound vacuum, DDL): then this round
+      processes nothing above the watermark and the next tries again.
+    - SQLite: one writer at a time (IMMEDIATE transactions), so a landing's ids are committed
+      before any later id is drawn: the committed max(id) is already safe.
+
+    Called outside the batch's transaction, so landing waits for the look-up, not the batch.
+    """
+    table = connection.ops.quote_name(LandedEvent._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            (previous,) = cursor.fetchone() or ("0",)
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{HIGH_WATER_LOCK_TIMEOUT_MS}ms"])
+            try:
+                with transaction.atomic():
+                    cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+            except OperationalError:
+                logger.warning("tracking: the landed table stayed locked; processing waits for the next round")
+                return 0
+            finally:
+                # Should a caller's transaction surround this one, it keeps its own timeout.
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+        cursor.execute(f"SELECT max(id) FROM {table}")  # noqa: S608  -- the model's own table name
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def processed_up_to() -> int:
+    """The watermark: every landed event with an id up to it is processed, none above it."""
+    found = ProcessingCheckpoint.objects.filter(name="default").values_list("last_event_id", flat=True).first()
+    return int(found or 0)
+
+
+def _process_batch(batch_size: int, high_water: int) -> int:
     with transaction.atomic():
         checkpoint = ProcessingCheckpoint.objects.select_for_update().get(name="default")
+        # Locked, the watermark is the one the last committed batch left (another worker may
+        # have moved it past `high_water` meanwhile: then the range is empty).
         events = [
             _Row(*row)
-            for row in LandedEvent.objects.filter(processed_at__isnull=True)
+            for row in LandedEvent.objects.filter(id__gt=checkpoint.last_event_id, id__lte=high_water)
             .order_by("id")
             .values_list(*ROW_FIELDS)[:batch_size]
         ]
@@ -948,15 +1002,14 @@ def _process_batch(batch_size: int) -> int:
         for profile_id, added in sessions.new_sessions.items():
             deltas[profile_id].sessions += added
         computed.save_deltas(deltas, fresh=graph.created)
-        now = timezone.now()
         checkpoint.last_batch += 1
-        ids = [e.pk for e in events]
-        mark_processed(ids, sessions.session_of, now, checkpoint.last_batch)
-        checkpoint.last_event_id = max(ids)
-        checkpoint.events_processed += len(ids)
-        checkpoint.last_run_at = now
+        # Every id up to the high-water mark was read when the batch came short, so the
+        # watermark may go that far (ids not read there belong to landings that rolled back).
+        checkpoint.last_event_id = events[-1].pk if len(events) == batch_size else high_water
+        checkpoint.events_processed += len(events)
+        checkpoint.last_run_at = timezone.now()
         checkpoint.save()
-        return len(ids)
+        return len(events)
 
 
 def process_landed_events(batch_size: int = DEFAULT_BATCH_SIZE, max_batches: int | None = None) -> dict[str, int]:
@@ -965,7 +1018,7 @@ def process_landed_events(batch_size: int = DEFAULT_BATCH_SIZE, max_batches: int
     joined = process_pending_joins()
     processed = batches = 0
     while max_batches is None or batches < max_batches:
-        count = _process_batch(batch_size)
+        count = _process_batch(batch_size, high_water_mark())
         processed += count
         if count:
             batches += 1
@@ -977,7 +1030,8 @@ def process_landed_events(batch_size: int = DEFAULT_BATCH_SIZE, max_batches: int
 
 
 def pending_filter() -> Q:
-    return Q(processed_at__isnull=True)
+    """Landed events not processed yet: above the watermark."""
+    return Q(id__gt=processed_up_to())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -985,12 +1039,15 @@ def pending_filter() -> Q:
 
 
 @transaction.atomic
-def rebuild_computed_traits(profile_ids: Iterable[int] | None = None, chunk: int = DEFAULT_BATCH_SIZE) -> int:
+def rebuild_computed_traits(
+    profile_ids: Iterable[int] | None = None, chunk: int = DEFAULT_BATCH_SIZE, *, up_to: int | None = None
+) -> int:
     """Recompute computed traits from the processed events (all profiles, or the roots of the
     given ones), each event counted for the profile its user id, else anonymous id, belongs to
-    now. Sessions are counted from the stored sessions. Returns the number of rows written."""
+    now. Sessions are counted from the stored sessions. Returns the number of rows written.
+    `up_to` is the watermark when the caller has already read it under the processing lock."""
     graph = _Graph()
-    events = LandedEvent.objects.filter(processed_at__isnull=False)
+    events = LandedEvent.objects.filter(id__lte=processed_up_to() if up_to is None else up_to)
     wanted: set[int] | None = None
     if profile_ids is not None:
         wanted = {graph.root(pk) for pk in profile_ids}
