@@ -189,11 +189,11 @@ def test_an_event_that_commits_after_a_later_id_is_not_skipped(monkeypatch: pyte
         later = LandedEvent.objects.get().pk
         assert later > early
         # While the earlier landing is in flight, processing does not pass it.
-        monkeypatch.setattr(processing, "HIGH_WATER_LOCK_TIMEOUT_MS", 100)
+        monkeypatch.setattr(processing, "HIGH_WATER_WAIT_SECONDS", 0.1)
         assert process()["processed"] == 0
         assert processing.processed_up_to() < early
         # Processing waits for the landing in flight, then takes both.
-        monkeypatch.setattr(processing, "HIGH_WATER_LOCK_TIMEOUT_MS", 10_000)
+        monkeypatch.setattr(processing, "HIGH_WATER_WAIT_SECONDS", 10.0)
         timer = threading.Timer(0.3, other.commit)
         timer.start()
         assert process()["processed"] == 2
