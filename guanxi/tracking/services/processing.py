@@ -39,7 +39,7 @@ from guanxi.core.models import ChangeAction
 from guanxi.customers import bulk as customer_bulk
 from guanxi.customers import services as customer_services
 from guanxi.customers.bulk import NewPerson
-from guanxi.customers.models import ConsentPurpose, ConsentRecord, EmailAddress, Person
+from guanxi.customers.models import ConsentPurpose, ConsentRecord, EmailAddress, Person, PhoneNumber
 from guanxi.customers.models import Source as PartySource
 from guanxi.customers.normalise import InvalidValueError, full_name, normalise_email, normalise_phone
 from guanxi.staff import access
@@ -340,6 +340,15 @@ class _Graph:
 
 
 @dataclass
+class _Contact:
+    """What the rules compare tracked traits with: a contact's names and birthday, e-mails and phones."""
+
+    values: dict[str, Any]
+    emails: list[dict[str, Any]] = field(default_factory=list)
+    phones: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class _PendingPerson:
     profile_ids: set[int] = field(default_factory=set)
     values: dict[str, Any] = field(default_factory=dict)
@@ -356,6 +365,58 @@ class _Resolver:
         self.pending_by_profile: dict[int, int] = {}
         self.pending_by_email: dict[str, int] = {}
         self.people_by_email: dict[str, int | None] = {}
+        # Profiles the rules read and write, locked and read once for the batch (a merge and
+        # the rules change the cached instances as they change the rows), and their contacts.
+        self.profiles: dict[int, Profile] = {}
+        self.contacts: dict[int, _Contact | None] = {}
+
+    def reset(self) -> None:
+        """Forget rows that may have been rolled back with a failed event."""
+        self.profiles.clear()
+        self.contacts.clear()
+
+    def prefetch_profiles(self, profile_ids: Iterable[int]) -> None:
+        """Lock and read the given profiles not cached yet, and their contacts, a query each."""
+        pending = sorted({pk for pk in profile_ids if pk not in self.profiles})
+        for chunk in in_chunks(pending):
+            for profile in Profile.objects.select_for_update().filter(pk__in=chunk):
+                self.profiles[profile.pk] = profile
+        self._prefetch_contacts(self.profiles[pk].person_id for pk in pending if pk in self.profiles)
+
+    def _profile(self, profile_id: int) -> Profile:
+        profile = self.profiles.get(profile_id)
+        if profile is None:
+            profile = self.profiles[profile_id] = Profile.objects.select_for_update().get(pk=profile_id)
+        return profile
+
+    def _prefetch_contacts(self, person_ids: Iterable[int | None]) -> None:
+        pending = sorted({pk for pk in person_ids if pk is not None and pk not in self.contacts})
+        for pk in pending:
+            self.contacts[pk] = None
+        for chunk in in_chunks(pending):
+            for pk, given, family, birthday in Person.objects.filter(pk__in=chunk).values_list(
+                "pk", "given_name", "family_name", "birthday"
+            ):
+                self.contacts[pk] = _Contact({"given_name": given, "family_name": family, "birthday": birthday})
+        for chunk in in_chunks(pending):
+            # In the models' own order (primary first), as the contact's page lists them.
+            for person_id, address, kind, primary in EmailAddress.objects.filter(person_id__in=chunk).values_list(
+                "person_id", "address", "kind", "is_primary"
+            ):
+                contact = self.contacts.get(person_id)
+                if contact is not None:
+                    contact.emails.append({"address": address, "kind": kind, "is_primary": primary})
+            for person_id, number, kind, primary in PhoneNumber.objects.filter(person_id__in=chunk).values_list(
+                "person_id", "number", "kind", "is_primary"
+            ):
+                contact = self.contacts.get(person_id)
+                if contact is not None:
+                    contact.phones.append({"number": number, "kind": kind, "is_primary": primary})
+
+    def _contact(self, person_id: int) -> _Contact | None:
+        if person_id not in self.contacts:
+            self._prefetch_contacts([person_id])
+        return self.contacts[person_id]
 
     # -- small helpers ------------------------------------------------------------------------
 
@@ -410,8 +471,7 @@ class _Resolver:
         """Merge one profile into another under the rules; False when a rule stops it."""
         if from_id == into_id:
             return True
-        merged_from = Profile.objects.select_for_update().get(pk=from_id)
-        into = Profile.objects.select_for_update().get(pk=into_id)
+        merged_from, into = self._profile(from_id), self._profile(into_id)
         if merged_from.person_id and into.person_id and merged_from.person_id != into.person_id:
             return False  # two contacts: merging people is the duplicates tool's decision, not ours
         if not allow_two_user_ids and self._user_ids(from_id) and self._user_ids(into_id):
@@ -472,7 +532,7 @@ class _Resolver:
         return profile_id
 
     def _person_of(self, profile_id: int) -> int | None:
-        return Profile.objects.filter(pk=profile_id).values_list("person_id", flat=True).first()
+        return self._profile(profile_id).person_id
 
     def handle(self, event: LandedEvent) -> None:
         source = self.sources[event.source_id]
@@ -543,7 +603,8 @@ class _Resolver:
     # -- contacts ------------------------------------------------------------------------------
 
     def _apply_traits(self, profile_id: int, traits: Mapping[str, Any], source: Source, *, known: bool) -> None:
-        profile = Profile.objects.select_for_update().get(pk=profile_id)
+        profile = self._profile(profile_id)
+        before = (profile.traits, dict(profile.applied_person_values))
         if traits:
             merged = {**profile.traits, **traits}
             if len(merged) <= MAX_PROFILE_TRAITS:
@@ -563,7 +624,9 @@ class _Resolver:
             return
         if profile.person_id is not None:
             self._update_person(profile, traits, email, phone, source)
-        profile.save(update_fields=["traits", "applied_person_values"])
+        # An identify repeating what the profile holds (most of them) writes nothing.
+        if (profile.traits, profile.applied_person_values) != before:
+            profile.save(update_fields=["traits", "applied_person_values"])
 
     @staticmethod
     def _person_values(traits: Mapping[str, Any]) -> dict[str, Any]:
@@ -640,7 +703,7 @@ class _Resolver:
         targets: list[tuple[list[int], dict[str, Any]]] = []
         for pending in self.pending_people:
             roots = {self.graph.root(pk) for pk in pending.profile_ids}
-            free = [pk for pk in sorted(roots) if Profile.objects.filter(pk=pk, person__isnull=True).exists()]
+            free = [pk for pk in sorted(roots) if self._profile(pk).person_id is None]
             if not free:
                 continue  # joined a known contact meanwhile
             values = pending.values
@@ -661,8 +724,13 @@ class _Resolver:
             )
             targets.append((free, values))
         ids = customer_bulk.create_people(self.actor, people, note="tracking")
+        linked: list[tuple[int, int, dict[str, Any]]] = []
         for person_id, (profile_ids, values) in zip(ids, targets, strict=True):
-            Profile.objects.filter(pk__in=profile_ids).update(person_id=person_id, applied_person_values=values)
+            for pk in profile_ids:
+                linked.append((pk, person_id, values))
+                profile = self.profiles[pk]
+                profile.person_id, profile.applied_person_values = person_id, values
+        update_rows(Profile, ["person", "applied_person_values"], linked)
         self.pending_people.clear()
         self.pending_by_profile.clear()
         self.pending_by_email.clear()
@@ -671,14 +739,15 @@ class _Resolver:
     def _update_person(
         self, profile: Profile, traits: Mapping[str, Any], email: str | None, phone: str | None, source: Source
     ) -> None:
-        person = Person.objects.filter(pk=profile.person_id or 0).first()
-        if person is None:
+        person_id = profile.person_id or 0
+        contact = self._contact(person_id)
+        if contact is None:
             return
         tracked = self._person_values(traits)
         applied = dict(profile.applied_person_values)
         updates: dict[str, Any] = {}
         for field_name, value in tracked.items():
-            current = getattr(person, field_name)
+            current = contact.values[field_name]
             current_text = current.isoformat() if isinstance(current, datetime.date) else (current or "")
             if current_text == value:
                 applied[field_name] = value
@@ -689,10 +758,10 @@ class _Resolver:
             updates[field_name] = datetime.date.fromisoformat(value) if field_name == "birthday" else value
             applied[field_name] = value
         emails = phones = None
-        known_emails = list(person.emails.values("address", "kind", "is_primary"))
+        known_emails = contact.emails
         if email and email not in {e["address"] for e in known_emails}:
             emails = [*known_emails, {"address": email, "kind": "", "is_primary": not known_emails}]
-        known_phones = list(person.phones.values("number", "kind", "is_primary"))
+        known_phones = contact.phones
         if phone and phone not in {p["number"] for p in known_phones}:
             phones = [*known_phones, {"number": phone, "kind": "", "is_primary": not known_phones}]
         if not updates and emails is None and phones is None:
@@ -700,10 +769,13 @@ class _Resolver:
             return
         try:
             with transaction.atomic():
-                customer_services.update_person(self.actor, person, updates, emails=emails, phones=phones)
+                # The service reads and locks the contact itself: only its key is needed here.
+                customer_services.update_person(self.actor, Person(pk=person_id), updates, emails=emails, phones=phones)
         except (ValidationError, PermissionDenied):
-            logger.info("tracked traits not applied to person %s", person.pk)
+            logger.info("tracked traits not applied to person %s", person_id)
             return
+        finally:
+            self.contacts.pop(person_id, None)  # read afresh when next asked
         if emails is not None:
             # The contact's addresses changed: look them up afresh when next asked.
             for known in emails:
@@ -962,7 +1034,9 @@ def _process_batch(batch_size: int, high_water: int) -> int:
                 for key in keys
             ),
         ]
-        graph.load_held(graph.root(owner) for owner in {graph.owner.get(key) for key in ruled} if owner is not None)
+        ruled_profiles = {graph.root(owner) for owner in {graph.owner.get(key) for key in ruled} if owner is not None}
+        graph.load_held(ruled_profiles)
+        resolver.prefetch_profiles(ruled_profiles)
         resolver.prefetch_people(value for kind, value in trait_keys if kind == IdentifierType.EMAIL.value)
         checker = PlanChecker(sources)
         for e, keys in zip(events, per_event, strict=True):
@@ -992,6 +1066,7 @@ def _process_batch(batch_size: int, high_water: int) -> int:
                 # marked processed, logged with its id, and the cached graph is reloaded.
                 logger.exception("tracking: could not process landed event %s", e.pk)
                 graph.reset()
+                resolver.reset()
         graph.flush_new()
         graph.flush_touched()
         resolver.flush_people()
