@@ -160,6 +160,24 @@ def test_contacts_are_found_by_email_once_per_batch(source: Source) -> None:
     assert len(email_reads) == 1  # one look-up for the batch, not one per identify
 
 
+def test_known_contacts_are_read_once_per_batch_and_repeats_write_nothing(source: Source) -> None:
+    messages = [identify(f"u{n}", f"a{n}", email=f"p{n}@example.com", firstName=f"N{n}") for n in range(5)]
+    land(source, *messages)
+    process_all()
+    assert Person.objects.count() == 5
+    land(source, *messages)  # the same calls again: contacts known, nothing new to say
+    with CaptureQueriesContext(connection) as queries:
+        assert process_all()["processed"] == 5
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len([q for q in sql if 'FROM "customers_person"' in q]) == 1
+    # One look-up of the batch's addresses, one read of the known contacts' addresses.
+    assert len([q for q in sql if 'FROM "customers_emailaddress"' in q]) == 2
+    assert len([q for q in sql if 'FROM "customers_phonenumber"' in q]) == 1
+    assert len([q for q in sql if q.startswith('SELECT "tracking_profile"') and "FOR UPDATE" in q]) <= 1
+    assert not [q for q in sql if q.startswith('UPDATE "tracking_profile" SET "traits"')]
+    assert not [q for q in sql if q.startswith('UPDATE "customers_person"')]
+
+
 def test_undoing_a_merge_waits_for_the_batch_in_progress(source: Source, admin_user: User) -> None:
     land(source, identify("u1"), track("a7"))
     process_all()
