@@ -6,9 +6,10 @@ does (`build_messages`: page and track calls of `--visitors` anonymous visitors,
 `services.land_messages` (no HTTP), then in the same process:
 
 (a) baseline: a plain set-based pass over the same rows, batch by batch as processing takes
-    them: read the batch's columns processing reads (payload included, so the JSON is decoded
-    once) and one `UPDATE … SET processed_at` of the batch's id range; rolled back, so (b)
-    finds the rows unprocessed;
+    them: read the batch's columns processing reads above the watermark (payload included, so
+    the JSON is decoded once) and move the watermark (one UPDATE of the checkpoint row); rolled
+    back, so (b) finds the rows unprocessed. (Until 2026-12-02 processing marked each row, and
+    this pass marked them too, with one `UPDATE … SET processed_at` of the batch's id range.)
 (b) processing: `process_landed_events(batch_size=…)`, committed: identity, profiles, new
     contacts, sessions, computed traits, the tracking-plan counters.
 
@@ -74,29 +75,26 @@ def land(source: Any, messages: list[dict[str, Any]], day: int) -> int:
 
 
 def baseline(batch_size: int) -> tuple[int, float]:
-    """Read each batch of unprocessed rows once and mark them processed in one UPDATE; rolled back."""
+    """Read each batch of unprocessed rows once and move the watermark past it; rolled back."""
     from django.db import transaction
-    from django.utils import timezone
 
-    from guanxi.tracking.models import LandedEvent
-    from guanxi.tracking.services.processing import ROW_FIELDS
+    from guanxi.tracking.models import LandedEvent, ProcessingCheckpoint
+    from guanxi.tracking.services.processing import ROW_FIELDS, processed_up_to
 
     rows = 0
     started = time.perf_counter()
     with transaction.atomic():
-        last_id = 0
+        ProcessingCheckpoint.objects.get_or_create(name="default")
+        last_id = processed_up_to()
         while True:
             batch = list(
-                LandedEvent.objects.filter(processed_at__isnull=True, id__gt=last_id)
-                .order_by("id")
-                .values_list(*ROW_FIELDS)[:batch_size]
+                LandedEvent.objects.filter(id__gt=last_id).order_by("id").values_list(*ROW_FIELDS)[:batch_size]
             )
             if not batch:
                 break
-            first_id, last_id = batch[0][0], batch[-1][0]
-            rows += LandedEvent.objects.filter(id__gte=first_id, id__lte=last_id, processed_at__isnull=True).update(
-                processed_at=timezone.now()
-            )
+            last_id = batch[-1][0]
+            rows += len(batch)
+            ProcessingCheckpoint.objects.filter(name="default").update(last_event_id=last_id)
         elapsed = time.perf_counter() - started
         transaction.set_rollback(True)
     return rows, elapsed

@@ -342,6 +342,12 @@ class PersonTraitsSerializer(serializers.Serializer[Any]):
 
 class EventSerializer(serializers.ModelSerializer[LandedEvent]):
     type = serializers.CharField(read_only=True)
+    processed = serializers.SerializerMethodField(help_text="whether processing has taken the event yet")
+
+    def get_processed(self, event: LandedEvent) -> bool:
+        # The view reads the watermark once per response and passes it in the context.
+        watermark = self.context.get("processed_up_to")
+        return bool(event.pk <= (queries.processed_up_to() if watermark is None else watermark))
 
     class Meta:
         model = LandedEvent
@@ -355,7 +361,7 @@ class EventSerializer(serializers.ModelSerializer[LandedEvent]):
             "anonymous_id",
             "timestamp",
             "received_at",
-            "processed_at",
+            "processed",
             "payload",
         ]
         read_only_fields = fields
@@ -406,7 +412,8 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
         events = queries.profile_events(self.get_object()).order_by()
         paginator = KeysetCursorPagination()
         page = paginator.paginate_queryset(events, request, view=None)
-        return paginator.get_paginated_response(EventSerializer(page, many=True).data)
+        context = {"processed_up_to": queries.processed_up_to()}
+        return paginator.get_paginated_response(EventSerializer(page, many=True, context=context).data)
 
 
 class ProfileMergeViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -89,11 +88,14 @@ class EventType(models.TextChoices):
 
 
 class LandedEvent(models.Model):
-    """One message as it arrived. Append-only except for the processing mark.
+    """One message as it arrived. Append-only: processing never writes to it.
 
     `timestamp` is the sender's time corrected for clock skew (timestamp + received_at − sentAt);
     `user_id` and `anonymous_id` are copied out of the payload so processing and the visitor
-    pages read them from an index instead of the JSON.
+    pages read them from an index instead of the JSON. Whether an event is processed is its id
+    against the checkpoint's watermark (`ProcessingCheckpoint.last_event_id`), and its session is
+    the one of its profile whose time span holds it (`queries.session_events`): marking each row
+    would rewrite it and its indexes, which cost processing more than everything else it does.
     """
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
@@ -105,21 +107,6 @@ class LandedEvent(models.Model):
     payload: models.JSONField[dict[str, Any]] = models.JSONField(_("payload"))
     received_at = models.DateTimeField(_("received"))
     timestamp = models.DateTimeField(_("timestamp"))
-    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
-    processing_batch = models.BigIntegerField(_("processing batch"), null=True, blank=True)
-    # Set by processing with the same UPDATE that marks the event processed. No database
-    # constraint: sessions are joined and deleted in bulk by processing, which re-points the
-    # events first, and the landing INSERT must not pay for a foreign-key check.
-    session = models.ForeignKey(
-        "tracking.Session",
-        verbose_name=_("session"),
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="events",
-    )
 
     class Meta:
         verbose_name = pgettext_lazy("tracking", "event")
@@ -128,13 +115,9 @@ class LandedEvent(models.Model):
             models.UniqueConstraint(fields=["source", "message_id"], name="trk_event_source_message_uniq"),
         ]
         indexes = [
-            # The processor's queue: only unprocessed rows are in this index, so it stays small.
-            models.Index(fields=["id"], condition=Q(processed_at__isnull=True), name="trk_event_unprocessed_idx"),
             models.Index(fields=["source", "-id"], name="trk_event_source_recent_idx"),
             models.Index(fields=["anonymous_id", "-id"], name="trk_event_anonymous_idx"),
             models.Index(fields=["user_id", "-id"], name="trk_event_user_idx"),
-            # Only processed rows carry a session, so landing never writes to this index.
-            models.Index(fields=["session", "id"], condition=Q(session__isnull=False), name="trk_event_session_idx"),
         ]
 
     def __str__(self) -> str:
@@ -253,7 +236,13 @@ class ProfileMerge(models.Model):
 
 class ProcessingCheckpoint(models.Model):
     """The processor's single row: locked for the length of a batch so two workers never
-    process the same events, and a record of how far processing has come."""
+    process the same events, and a record of how far processing has come.
+
+    `last_event_id` is the watermark: every landed event with an id up to it is processed, and
+    none above it. It moves in the batch's transaction, so a crash leaves it where the last
+    committed batch put it. Processing only ever reads up to a high-water mark below which no
+    landing is still in flight (`processing.high_water_mark`), so an event that commits after a
+    later id does not fall under the watermark unprocessed."""
 
     name = models.CharField(max_length=30, unique=True, default="default")
     last_batch = models.BigIntegerField(default=0)

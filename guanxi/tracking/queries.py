@@ -25,7 +25,7 @@ from guanxi.tracking.models import (
     Session,
     Source,
 )
-from guanxi.tracking.services import traits
+from guanxi.tracking.services import processing, traits
 
 PROFILE_ORDERING = ("last_seen", "first_seen")
 
@@ -42,8 +42,8 @@ class Lag:
 
 
 def processing_lag(source: Source | None = None) -> Lag:
-    """Backlog (capped, read from the partial index of unprocessed rows) and the oldest's age."""
-    pending = LandedEvent.objects.filter(processed_at__isnull=True)
+    """Backlog (capped: the ids above the watermark, an index range) and the oldest's age."""
+    pending = LandedEvent.objects.filter(processing.pending_filter())
     if source is not None:
         pending = pending.filter(source=source)
     count, more = capped_count(pending, cap=100_000)
@@ -138,6 +138,20 @@ def identifiers_by_profile(profile_ids: list[int]) -> dict[int, list[Identifier]
 def profile_sessions(profile: Profile) -> QuerySet[Session]:
     """A profile's sessions, newest first (an index range on (profile, -started_at, -id))."""
     return Session.objects.filter(profile=profile).select_related("source").order_by("-started_at", "-id")
+
+
+def session_events(session: Session) -> QuerySet[LandedEvent]:
+    """The events of a session: its profile's events within its span (events carry no session
+    id, see `services.sessions`). Where a merge brought two sessions that overlap in time onto
+    one profile, an event in the overlap is listed under both until a later event joins them."""
+    return profile_events(session.profile).filter(
+        timestamp__gte=session.started_at, timestamp__lte=session.ended_at, id__lte=processing.processed_up_to()
+    )
+
+
+def processed_up_to() -> int:
+    """The processing watermark, for pages that show whether each event is processed yet."""
+    return processing.processed_up_to()
 
 
 def computed_traits(profile: Profile) -> ComputedTraits | None:

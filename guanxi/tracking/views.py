@@ -111,6 +111,7 @@ def _source_page(
         "lag": queries.processing_lag(source),
         "page": page,
         "events": page.items,
+        "processed_up_to": queries.processed_up_to(),
         "chart": bar_chart(hourly, label=_("Events received per hour, last 24 hours")),
         "received_24h": sum(n for _hour, n in hourly),
     }
@@ -251,6 +252,7 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "merges": list(queries.profile_merges(profile).select_related("source")[:50]),
         "page": page,
         "events": page.items,
+        "processed_up_to": queries.processed_up_to(),
         "can_undo": access.can_manage_settings(user),
     }
     return render(request, "tracking/profile_detail.html", context)

@@ -11,10 +11,13 @@ Late and out-of-order events follow from that one rule, so the stored sessions a
   widens it; if it is now the earliest, the session's first page, referrer and campaign come
   from it);
 - an event that falls within the gap of two stored sessions bridges them: they become one, the
-  earlier keeping its id, the later's events moved onto it and its row deleted;
+  earlier keeping its id and the later's row deleted;
 - otherwise it starts a session of its own.
 A profile merge moves sessions without joining them (two devices may overlap in time): they
 join only when a later event bridges them.
+
+No event row names its session: an event's session is its profile's session whose span holds
+its time (`queries.session_events`), so processing writes sessions and never rewrites events.
 """
 
 import datetime
@@ -28,7 +31,7 @@ import numpy.typing as npt
 
 from guanxi.engine.sessions import SESSION_GAP, session_numbers
 from guanxi.tracking import context
-from guanxi.tracking.models import LandedEvent, Session
+from guanxi.tracking.models import Session
 from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, update_rows
 
 
@@ -141,7 +144,6 @@ def _visit_numbers(profile_ids: Sequence[int], instants: npt.NDArray[np.int64]) 
 
 @dataclass
 class SessionResult:
-    session_of: dict[int, int]  # event id → session id
     new_sessions: dict[int, int]  # profile id → sessions added (new minus joined away)
 
 
@@ -165,7 +167,7 @@ GAP = SESSION_GAP // MICROSECOND
 
 def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
     """Give every event a session, creating, widening and joining stored sessions as the rule says."""
-    result = SessionResult(session_of={}, new_sessions={})
+    result = SessionResult(new_sessions={})
     if not events:
         return result
     keyed = sorted(((e.profile_id, _micros(e.at), e.pk, e) for e in events), key=lambda row: row[:3])
@@ -182,7 +184,7 @@ def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
         visit.end = micros
         visit.events.append(event)
 
-    created: list[tuple[int, dict[str, Any], list[SessionEvent]]] = []  # (profile, row values, events)
+    created: list[tuple[int, dict[str, Any]]] = []  # (profile, row values)
     spans: list[tuple[int, datetime.datetime, datetime.datetime, int, int]] = []
     restarted: list[tuple[int, dict[str, Any]]] = []  # stored sessions that now start with a new event
     absorbed: dict[int, list[int]] = {}  # surviving session → sessions joined into it
@@ -217,7 +219,7 @@ def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
                     "page_views": views,
                     **_attributes(first_new.events[0]),
                 }
-                created.append((profile_id, values, new_events))
+                created.append((profile_id, values))
                 added += 1
                 continue
             survivor, others = sessions[0], sessions[1:]
@@ -232,45 +234,27 @@ def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
                     survivor.page_views + views + sum(s.page_views for s in others),
                 )
             )
-            for event in new_events:
-                result.session_of[event.pk] = survivor.pk
             if others:
                 absorbed[survivor.pk] = [s.pk for s in others]
                 added -= len(others)
         if added:
             result.new_sessions[profile_id] = added
 
-    new_ids = insert_rows(
+    insert_rows(
         Session,
         ["profile_id", *SPAN_FIELDS, *ATTRIBUTE_FIELDS],
         [
             (profile_id, *(values[name] for name in SPAN_FIELDS), *(values[name] for name in ATTRIBUTE_FIELDS))
-            for profile_id, values, _events in created
+            for profile_id, values in created
         ],
     )
-    for (_profile, _values, session_events), pk in zip(created, new_ids, strict=True):
-        for event in session_events:
-            result.session_of[event.pk] = pk
     update_rows(Session, SPAN_FIELDS, spans)
     update_rows(
         Session,
         ATTRIBUTE_FIELDS,
         [(pk, *(values[name] for name in ATTRIBUTE_FIELDS)) for pk, values in restarted],
     )
-    for survivor_id, joined in absorbed.items():
-        LandedEvent.objects.filter(session_id__in=joined).update(session_id=survivor_id)
+    joined = sorted(pk for others in absorbed.values() for pk in others)
+    if joined:
         Session.objects.filter(pk__in=joined).delete()
     return result
-
-
-def mark_processed(
-    event_ids: Sequence[int], session_of: dict[int, int], processed_at: datetime.datetime, batch: int
-) -> None:
-    """Mark a batch's events processed and give each its session: one UPDATE for the batch on
-    PostgreSQL, one per 500 events on SQLite (`bulk_sql.update_rows`)."""
-    update_rows(
-        LandedEvent,
-        ["session"],
-        [(pk, session_of.get(pk)) for pk in event_ids],
-        constants={"processed_at": processed_at, "processing_batch": batch},
-    )

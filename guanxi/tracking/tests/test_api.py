@@ -85,7 +85,7 @@ def test_profiles_follow_contact_visibility(admin_user: User, rep: User, other_r
     assert len(rep_ids) == 1  # the anonymous visitor, like a shared-pool record
     assert client_for(rep).get(f"/api/tracking/profiles/{known}/").status_code == 404
     events = client_for(other_rep).get(f"/api/tracking/profiles/{known}/events/").json()["results"]
-    assert [e["type"] for e in events] == ["identify"]
+    assert [(e["type"], e["processed"]) for e in events] == [("identify", True)]
 
 
 def test_merge_list_and_undo(admin_user: User, rep: User, source: Source) -> None:

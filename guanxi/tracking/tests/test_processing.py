@@ -1,12 +1,15 @@
 """Processing landed events: batches, exactly-once, identity rules, consent, trait precedence."""
 
 import datetime
+import threading
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
+from django.db import connection, connections
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from guanxi.customers import services as customer_services
@@ -41,6 +44,11 @@ def land(source: Source, *messages: dict[str, Any]) -> None:
 
 def process() -> dict[str, int]:
     return services.process_landed_events(batch_size=50)
+
+
+def pending() -> QuerySet[LandedEvent]:
+    """Landed events processing has not taken yet (above the watermark)."""
+    return LandedEvent.objects.filter(processing.pending_filter())
 
 
 def profile_of(kind: str, value: str) -> Profile:
@@ -80,8 +88,7 @@ def test_events_are_processed_once_in_batches(source: Source) -> None:
     land(source, *[track(f"a{n % 7}", timestamp=f"2025-01-0{1 + n % 5}T10:00:00Z") for n in range(120)])
     result = process()
     assert result == {"processed": 120, "batches": 3, "joined": 0}
-    assert LandedEvent.objects.filter(processed_at__isnull=True).count() == 0
-    assert set(LandedEvent.objects.values_list("processing_batch", flat=True)) == {1, 2, 3}
+    assert pending().count() == 0
     assert Profile.objects.count() == 7
     assert Identifier.objects.filter(type="anonymous_id").count() == 7
     checkpoint = ProcessingCheckpoint.objects.get()
@@ -103,7 +110,8 @@ def test_a_crash_mid_batch_leaves_the_batch_unprocessed(source: Source, monkeypa
     monkeypatch.setattr(processing._Graph, "flush_touched", crash)
     with pytest.raises(RuntimeError):
         process()
-    assert LandedEvent.objects.filter(processed_at__isnull=True).count() == 10
+    assert pending().count() == 10
+    assert processing.processed_up_to() == 0
     assert Profile.objects.count() == 0
     monkeypatch.undo()
     assert process()["processed"] == 10
@@ -129,7 +137,7 @@ def test_a_failing_message_does_not_block_the_queue(source: Source, monkeypatch:
 def test_task_and_command_process_the_backlog(source: Source) -> None:
     land(source, track("a1"))
     tasks.process_events.enqueue()  # the test settings run tasks immediately
-    assert not LandedEvent.objects.filter(processed_at__isnull=True).exists()
+    assert not pending().exists()
     land(source, track("a2"))
     out = StringIO()
     call_command("process_events", stdout=out)
@@ -142,7 +150,59 @@ def test_landing_queues_processing_when_enabled(
     settings.TRACKING_PROCESS_ON_LANDING = True
     with django_capture_on_commit_callbacks(execute=True):
         land(source, track("a1"))
-    assert LandedEvent.objects.get().processed_at is not None
+    assert not pending().exists()
+
+
+def test_processing_stops_at_the_high_water_mark(source: Source, monkeypatch: pytest.MonkeyPatch) -> None:
+    land(source, track("a1"), track("a2"), track("a3"))
+    first, *_rest, last = LandedEvent.objects.order_by("id").values_list("id", flat=True)
+    # A landing still in flight below the second event holds the mark at the first.
+    monkeypatch.setattr(processing, "high_water_mark", lambda: first)
+    assert process()["processed"] == 1
+    assert processing.processed_up_to() == first
+    assert pending().count() == 2
+    monkeypatch.undo()
+    assert process()["processed"] == 2
+    assert processing.processed_up_to() == last
+    assert Profile.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_that_commits_after_a_later_id_is_not_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time: landed ids commit in order")
+    source = SourceFactory.create(name="Web shop")
+    table = LandedEvent._meta.db_table
+    other = connections.create_connection("default")
+    other.inc_thread_sharing()  # committed from a timer thread below
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (source_id, message_id, type, event, user_id, anonymous_id, payload, "  # noqa: S608  -- the model's table
+                "received_at, timestamp) VALUES (%s, 'in-flight', 'track', 'Viewed Product', '', 'early', "
+                '\'{"type": "track", "anonymousId": "early"}\'::jsonb, now(), now()) RETURNING id',
+                [source.pk],
+            )
+            (early,) = cursor.fetchone() or (0,)
+        land(source, track("later"))  # draws a later id and commits first
+        later = LandedEvent.objects.get().pk
+        assert later > early
+        # While the earlier landing is in flight, processing does not pass it.
+        monkeypatch.setattr(processing, "HIGH_WATER_WAIT_SECONDS", 0.1)
+        assert process()["processed"] == 0
+        assert processing.processed_up_to() < early
+        # Processing waits for the landing in flight, then takes both.
+        monkeypatch.setattr(processing, "HIGH_WATER_WAIT_SECONDS", 10.0)
+        timer = threading.Timer(0.3, other.commit)
+        timer.start()
+        assert process()["processed"] == 2
+        timer.join()
+    finally:
+        other.close()
+        other.dec_thread_sharing()
+    assert processing.processed_up_to() == later
+    assert set(Identifier.objects.values_list("value", flat=True)) == {"early", "later"}
 
 
 # ---------------------------------------------------------------------------------------------

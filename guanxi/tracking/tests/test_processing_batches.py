@@ -2,6 +2,7 @@
 merges), the caches the identity rules read within a batch, and the multi-row SQL helpers."""
 
 import datetime
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +26,9 @@ from guanxi.tracking.models import (
     Session,
     Source,
 )
+from guanxi.tracking.queries import session_events
 from guanxi.tracking.services import bulk_sql
+from guanxi.tracking.services.processing import pending_filter
 from guanxi.tracking.tests.factories import SourceFactory
 from guanxi.tracking.tests.test_processing import identify, ids_of, land, profile_of, track
 
@@ -84,8 +87,11 @@ def test_a_batch_mixing_new_and_known_identifiers(source: Source) -> None:
     assert (known.first_seen, known.last_seen) == (T0, T0 + datetime.timedelta(minutes=10))
     assert fresh.person is not None
     assert list(fresh.person.emails.values_list("address", flat=True)) == ["u3@example.com"]
-    assert LandedEvent.objects.filter(processed_at__isnull=True).count() == 0
-    assert LandedEvent.objects.filter(session__isnull=True).count() == 0
+    assert not LandedEvent.objects.filter(pending_filter()).exists()
+    # Every event is in one session of its profile (found by the session's span).
+    assert sorted(pk for s in Session.objects.all() for pk in session_events(s).values_list("pk", flat=True)) == sorted(
+        LandedEvent.objects.values_list("pk", flat=True)
+    )
 
 
 def test_a_late_event_only_widens_a_known_profile(source: Source) -> None:
@@ -152,6 +158,24 @@ def test_contacts_are_found_by_email_once_per_batch(source: Source) -> None:
     assert EmailAddress.objects.filter(address="new@example.com").count() == 1
     email_reads = [q["sql"] for q in queries.captured_queries if 'FROM "customers_emailaddress"' in q["sql"]]
     assert len(email_reads) == 1  # one look-up for the batch, not one per identify
+
+
+def test_known_contacts_are_read_once_per_batch_and_repeats_write_nothing(source: Source) -> None:
+    messages = [identify(f"u{n}", f"a{n}", email=f"p{n}@example.com", firstName=f"N{n}") for n in range(5)]
+    land(source, *messages)
+    process_all()
+    assert Person.objects.count() == 5
+    land(source, *messages)  # the same calls again: contacts known, nothing new to say
+    with CaptureQueriesContext(connection) as queries:
+        assert process_all()["processed"] == 5
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len([q for q in sql if 'FROM "customers_person"' in q]) == 1
+    # One look-up of the batch's addresses, one read of the known contacts' addresses.
+    assert len([q for q in sql if 'FROM "customers_emailaddress"' in q]) == 2
+    assert len([q for q in sql if 'FROM "customers_phonenumber"' in q]) == 1
+    assert len([q for q in sql if q.startswith('SELECT "tracking_profile"') and "FOR UPDATE" in q]) <= 1
+    assert not [q for q in sql if q.startswith('UPDATE "tracking_profile" SET "traits"')]
+    assert not [q for q in sql if q.startswith('UPDATE "customers_person"')]
 
 
 def test_undoing_a_merge_waits_for_the_batch_in_progress(source: Source, admin_user: User) -> None:
@@ -250,8 +274,21 @@ def test_in_chunks_covers_every_value(db: None) -> None:
 
 
 @pytest.mark.parametrize("events", [1, 3])
-def test_mark_processed_sets_the_batch_and_sessions(source: Source, events: int) -> None:
+def test_a_batch_moves_the_watermark_and_never_writes_an_event(source: Source, events: int) -> None:
     land(source, *[track("a1", timestamp=at(n)) for n in range(events)])
-    assert process_all()["processed"] == events
-    marked = list(LandedEvent.objects.values_list("processing_batch", "session__profile_id"))
-    assert marked == [(1, profile_of("anonymous_id", "a1").pk)] * events
+    table = LandedEvent._meta.db_table
+    with CaptureQueriesContext(connection) as queries_run:
+        assert process_all()["processed"] == events
+    written = {
+        match.group(1)
+        for q in queries_run.captured_queries
+        if (match := re.match(r'(?:UPDATE|INSERT INTO|DELETE FROM) "?(\w+)"?', q["sql"]))
+    }
+    assert "tracking_session" in written
+    assert table not in written
+    assert (
+        ProcessingCheckpoint.objects.get().last_event_id
+        == LandedEvent.objects.order_by("-id").values_list("id", flat=True)[0]
+    )
+    (session,) = Session.objects.filter(profile=profile_of("anonymous_id", "a1"))
+    assert session_events(session).count() == events

@@ -97,9 +97,11 @@ def test_source_page_shows_lag_events_and_chart(client: Client, admin_user: User
     assert "&lt;b&gt;visitor-2&lt;/b&gt;" in html  # escaped
     assert "<svg" in html
     assert re.search(r"<strong>2</strong>\s*Events waiting to be processed", html)
+    assert html.count('<span class="pool">Waiting</span>') == 2
     services.process_landed_events()
     html = client.get(reverse("tracking:source-detail", args=[source.pk])).content.decode()
     assert re.search(r"<strong>0</strong>\s*Events waiting to be processed", html)
+    assert "Waiting</span>" not in html
 
 
 def test_update_source_settings(client: Client, admin_user: User, source: Source) -> None:
