@@ -23,7 +23,7 @@ leaves a row that the scoring run drops when it finds no record for it (`forget_
 
 import datetime as dt
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -38,7 +38,7 @@ from django.utils import timezone
 from guanxi import engine
 from guanxi.analytics.models import PurchaseSummary, PurchaseSummaryState
 from guanxi.commerce import purchase_history
-from guanxi.core.db import ColumnKind, table_columns
+from guanxi.core.db import ColumnKind, table_columns, temporary_table
 from guanxi.engine import summaries
 
 # Keys per DELETE … IN (…): below SQLite's smallest bound-parameter limit.
@@ -207,21 +207,9 @@ def _fold_new_orders(after_id: int, up_to_id: int, now: dt.datetime) -> tuple[in
     return (int(row[0] or 0) if row else 0), updated + added, added
 
 
-@contextmanager
-def _temporary_table(name: str, expr: Any) -> Iterator[str]:
-    """The rows of an expression in a temporary table (dropped at the end), analysed on
-    PostgreSQL so the statements that read it are planned on its real size."""
-    table = connection.ops.quote_name(name)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {table} AS {purchase_history.to_sql(expr)}")
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {table}")
-    try:
-        yield name
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+def _temporary_table(name: str, expr: Any) -> AbstractContextManager[str]:
+    """The rows of an expression in a temporary table (`core.db.temporary_table`)."""
+    return temporary_table(name, f"AS {purchase_history.to_sql(expr)}")
 
 
 @contextmanager

@@ -244,22 +244,27 @@ def _current_stages(kinds: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) ->
         table_ids, table_stages = table_columns(model._meta.db_table, [("id", "int64"), ("lifecycle_stage", "text")])
         if not len(table_ids):
             continue
-        names = np.asarray(table_stages, dtype=object)
-        looked_up = ids[wanted]
-        highest = int(max(table_ids.max(), looked_up.max()))
-        if table_ids.min() >= 0 and looked_up.min() >= 0 and highest <= 4 * len(table_ids) + 1024:
-            row_of = np.full(highest + 1, -1, dtype=np.int64)
-            row_of[table_ids] = np.arange(len(table_ids))
-            rows = row_of[looked_up]
-            found = rows >= 0
-            stages[wanted[found]] = names[rows[found]]
-        else:
-            order = np.argsort(table_ids)
-            sorted_ids = table_ids[order]
-            at = np.minimum(np.searchsorted(sorted_ids, looked_up), len(sorted_ids) - 1)
-            found = sorted_ids[at] == looked_up
-            stages[wanted[found]] = names[order[at[found]]]
+        rows = _rows_of(table_ids, ids[wanted])
+        found = rows >= 0
+        stages[wanted[found]] = np.asarray(table_stages, dtype=object)[rows[found]]
     return stages
+
+
+def _rows_of(table_ids: npt.NDArray[np.int64], looked_up: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """For each looked-up id, its row in `table_ids`, or -1: through an array indexed by id
+    while ids are dense (as a sequence makes them), else by binary search."""
+    if not len(table_ids) or not len(looked_up):
+        return np.full(len(looked_up), -1, dtype=np.int64)
+    highest = int(max(table_ids.max(), looked_up.max()))
+    if table_ids.min() >= 0 and looked_up.min() >= 0 and highest <= 4 * len(table_ids) + 1024:
+        row_of = np.full(highest + 1, -1, dtype=np.int64)
+        row_of[table_ids] = np.arange(len(table_ids))
+        found: npt.NDArray[np.int64] = row_of[looked_up]
+        return found
+    order = np.argsort(table_ids)
+    sorted_ids = table_ids[order]
+    at = np.minimum(np.searchsorted(sorted_ids, looked_up), len(sorted_ids) - 1)
+    return np.where(sorted_ids[at] == looked_up, order[at], -1).astype(np.int64)
 
 
 def _summaries(

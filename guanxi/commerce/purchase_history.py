@@ -13,7 +13,7 @@ Cancelled and returned orders are not purchases and are left out here, once for 
 """
 
 import datetime as dt
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Min, QuerySet, Sum
 
 from guanxi.commerce.models import Order, OrderLine, OrderStatus, Product
+from guanxi.core.db import temporary_table
 
 #: Orders that did not end as a purchase.
 NOT_PURCHASES = (OrderStatus.CANCELLED, OrderStatus.RETURNED)
@@ -146,24 +147,23 @@ def buyer_tables(customers: Collection[str]) -> Iterator[tuple[str, str]]:
     Ids travel as parameters of one batched INSERT each; the tables go when the block ends.
     """
     accounts, people = _ids_by_kind(customers)
-    names = ("guanxi_buyer_accounts", "guanxi_buyer_people")
-    with connection.cursor() as cursor:
-        for name, ids in zip(names, (accounts, people), strict=True):
-            table = connection.ops.quote_name(name)
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.execute(f"CREATE TEMPORARY TABLE {table} (id bigint PRIMARY KEY)")
+
+    def filled_with(ids: list[int]) -> Callable[[Any, str], None]:
+        def fill(cursor: Any, table: str) -> None:
             if connection.vendor == "postgresql":
                 # One array parameter: a hundred thousand single-row inserts cost seconds.
                 cursor.execute(f"INSERT INTO {table} (id) SELECT unnest(%s::bigint[])", [ids])
-                cursor.execute(f"ANALYZE {table}")
             else:
                 cursor.executemany(f"INSERT INTO {table} (id) VALUES (%s)", [(pk,) for pk in ids])  # noqa: S608  -- a quoted fixed name; ids are parameters
-    try:
-        yield names
-    finally:
-        with connection.cursor() as cursor:
-            for name in names:
-                cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(name)}")
+
+        return fill
+
+    definition = "(id bigint PRIMARY KEY)"
+    with (
+        temporary_table("guanxi_buyer_accounts", definition, fill=filled_with(accounts)) as account_table,
+        temporary_table("guanxi_buyer_people", definition, fill=filled_with(people)) as person_table,
+    ):
+        yield account_table, person_table
 
 
 def _ids_by_kind(keys: Collection[str]) -> tuple[list[int], list[int]]:

@@ -1,6 +1,6 @@
 """Database helpers shared by the apps that outgrow Django's cursors on PostgreSQL."""
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +27,35 @@ def server_binding_cursor(connection: BaseDatabaseWrapper = default_connection) 
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         yield cursor
+
+
+@contextmanager
+def temporary_table(
+    name: str,
+    definition: str,
+    *,
+    fill: Callable[[Any, str], None] | None = None,
+    connection: BaseDatabaseWrapper = default_connection,
+) -> Iterator[str]:
+    """A temporary table for the length of the block, for set-based steps that read each
+    other's results: dropped first (a failed run in the same session may have left it),
+    created from `definition` (a column list, or `AS SELECT …`; SQL written in code, never
+    values from outside), filled by `fill(cursor, quoted name)` where given, analysed on
+    PostgreSQL so the statements that read it are planned on its real size, and dropped at
+    the end. Yields the name, unquoted."""
+    table = connection.ops.quote_name(name)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} {definition}")
+        if fill is not None:
+            fill(cursor, table)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {table}")
+    try:
+        yield name
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 ColumnKind = Literal["int64", "float64", "text"]

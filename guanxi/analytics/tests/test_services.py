@@ -262,12 +262,26 @@ def test_rule_services_check_admin_and_values(admin_user: User, analyst: User) -
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("far_id", [False, True], ids=["dense ids", "an id far beyond the rest"])
-def test_current_stages_find_each_record_or_none(far_id: bool) -> None:
+def test_current_stages_find_each_record_or_none() -> None:
     lost = PersonFactory.create(lifecycle_stage="lost")
     new = PersonFactory.create(lifecycle_stage="new")
     account = AccountFactory.create(lifecycle_stage="active")
-    missing = 10**9 if far_id else new.pk + 1
+    gone = max(Person.objects.values_list("pk", flat=True)) + 1
     kinds = np.array([ord("p"), ord("a"), ord("p"), ord("p")], dtype=np.int64)
-    ids = np.array([new.pk, account.pk, missing, lost.pk], dtype=np.int64)
+    ids = np.array([new.pk, account.pk, gone, lost.pk], dtype=np.int64)
     assert services._current_stages(kinds, ids).tolist() == ["new", "active", None, "lost"]
+
+
+@pytest.mark.parametrize(
+    ("table_ids", "looked_up", "expected"),
+    [
+        ([5, 3, 9], [9, 4, 3, 12, 5], [2, -1, 1, -1, 0]),  # dense: an array indexed by id
+        ([5, 3, 10**12], [10**12, 4, 3, 10**13], [2, -1, 1, -1]),  # sparse: binary search
+        ([5, 3], [], []),
+        ([], [1], [-1]),
+    ],
+    ids=["dense", "sparse", "nothing looked up", "empty table"],
+)
+def test_rows_are_found_by_id_or_minus_one(table_ids: list[int], looked_up: list[int], expected: list[int]) -> None:
+    rows = services._rows_of(np.array(table_ids, dtype=np.int64), np.array(looked_up, dtype=np.int64))
+    assert rows.tolist() == expected

@@ -1,12 +1,13 @@
 """`table_columns` reads whole columns the same way on SQLite and PostgreSQL."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
-from guanxi.core.db import ColumnKind, table_columns
+from guanxi.core.db import ColumnKind, table_columns, temporary_table
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +50,27 @@ def test_expressions_compute_a_column_from_the_row() -> None:
     _table([(3, 1.5, "p3"), (40, 2.0, "a40")])
     doubled, label = table_columns(TABLE, [("doubled", "int64"), ("label", "text")], expressions={"doubled": "n * 2"})
     assert sorted(zip(doubled.tolist(), label, strict=True)) == [(6, "p3"), (80, "a40")]
+
+
+def _exists(name: str) -> bool:
+    try:
+        # A savepoint, so that PostgreSQL's failed statement leaves the test's transaction usable.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(name)}")  # noqa: S608  -- a fixed test name
+    except DatabaseError:
+        return False
+    return True
+
+
+def test_a_temporary_table_is_filled_replaced_and_dropped() -> None:
+    def fill(cursor: Any, table: str) -> None:
+        cursor.executemany(f"INSERT INTO {table} (n) VALUES (%s)", [(1,), (2,)])  # noqa: S608  -- a fixed test table
+
+    with temporary_table("guanxi_test_temp", "(n bigint)", fill=fill) as name:
+        (n,) = table_columns(name, [("n", "int64")])
+        assert sorted(n.tolist()) == [1, 2]
+        # A second one of the same name (a failed run's leftover) replaces it.
+        with temporary_table("guanxi_test_temp", "AS SELECT 7 AS n") as again:
+            (n,) = table_columns(again, [("n", "int64")])
+            assert n.tolist() == [7]
+    assert not _exists("guanxi_test_temp")
