@@ -186,24 +186,23 @@ def _fold_new_orders(after_id: int, up_to_id: int, now: dt.datetime) -> tuple[in
         with _temporary_table("guanxi_new_days_stored", attached) as attached_name:
             purchase_history.mark_days_seen(attached_name, up_to_id=after_id)
             fold = summaries.fold_attached(summaries.attached_table(attached_name))
-            with _temporary_table("guanxi_folded", fold) as folded_name, connection.cursor() as cursor:
-                table, folded, attached_table = _table(), quote(folded_name), quote(attached_name)
+            with _temporary_table("guanxi_folded", fold) as folded_name:
+                table = _table()
                 assignments = ", ".join(f"{quote(c)} = f.{quote(c)}" for c in columns[1:])
                 customer = quote("customer")
-                cursor.execute(
-                    f"UPDATE {table} SET {assignments} FROM {folded} AS f "  # noqa: S608  -- quoted fixed names
-                    f"WHERE {table}.{customer} = f.{customer}"
-                )
-                updated = max(int(cursor.rowcount), 0)
-                cursor.execute(
-                    f"INSERT INTO {table} ({_columns()}) "  # noqa: S608  -- quoted fixed names
-                    f"SELECT {', '.join(f'f.{quote(c)}' for c in columns)} FROM {folded} AS f "
-                    f"WHERE f.{customer} IN (SELECT a.{customer} FROM {attached_table} AS a "
-                    "WHERE a.periods_old IS NULL)"
-                )
-                added = max(int(cursor.rowcount), 0)
-                cursor.execute(f"SELECT sum(day_orders) FROM {quote(days_name)}")  # noqa: S608  -- a quoted fixed name
-                row = cursor.fetchone()
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {table} SET {assignments} FROM {quote(folded_name)} AS f "  # noqa: S608  -- quoted fixed names
+                        f"WHERE {table}.{customer} = f.{customer}"
+                    )
+                    updated = max(int(cursor.rowcount), 0)
+                folded = summaries.periods_table(folded_name)
+                new_customers = summaries.attached_table(attached_name)
+                new_customers = new_customers.filter(new_customers.periods_old.isnull())
+                added = _insert_periods(folded.semi_join(new_customers, folded.customer == new_customers.customer))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT sum(day_orders) FROM {quote(days_name)}")  # noqa: S608  -- a quoted fixed name
+            row = cursor.fetchone()
     return (int(row[0] or 0) if row else 0), updated + added, added
 
 

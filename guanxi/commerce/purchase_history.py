@@ -53,17 +53,20 @@ def split_key(key: str) -> tuple[str, int]:
     return kind, int(key[1:])
 
 
-# Kinds of key by the code point of their prefix, in code point order.
-_KIND_RANK = {ord(ACCOUNT_PREFIX): 0, ord(PERSON_PREFIX): 1}
+# The code points of the key prefixes, in code point order: a kind's rank is its position.
+_PREFIX_CODES = np.array(sorted(ord(prefix) for prefix in (ACCOUNT_PREFIX, PERSON_PREFIX)), dtype=np.int64)
 # Keys of ids up to this many digits are ordered by integer arithmetic (see `key_order`).
 _MAX_ORDERED_DIGITS = 16
 _POWERS_OF_TEN = 10 ** np.arange(_MAX_ORDERED_DIGITS + 1, dtype=np.int64)
 
 
-def key_parts_sql(column: str) -> dict[str, str]:
-    """SQL giving the parts of the keys in `column`, for `core.db.table_columns(expressions=…)`:
-    `key_kind`, the code point of the prefix, and `key_id`, the account or person id."""
+def key_parts_sql(column: str, *, table: str | None = None) -> dict[str, str]:
+    """SQL giving the parts of the keys in `column` (of `table`, an alias, where given), e.g. for
+    `core.db.table_columns(expressions=…)`: `key_kind`, the code point of the prefix, and
+    `key_id`, the account or person id."""
     quoted = connection.ops.quote_name(column)
+    if table is not None:
+        quoted = f"{connection.ops.quote_name(table)}.{quoted}"
     first = f"ascii({quoted})" if connection.vendor == "postgresql" else f"unicode({quoted})"
     return {"key_kind": first, "key_id": f"CAST(substr({quoted}, 2) AS BIGINT)"}
 
@@ -87,12 +90,12 @@ def key_order(kinds: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.N
     """
     if not len(ids):
         return np.zeros(0, dtype=np.int64)
-    if ids.min() < 1 or ids.max() >= _POWERS_OF_TEN[-1] or not np.isin(kinds, list(_KIND_RANK)).all():
+    if ids.min() < 1 or ids.max() >= _POWERS_OF_TEN[-1] or not np.isin(kinds, _PREFIX_CODES).all():
         return None
     digits = np.searchsorted(_POWERS_OF_TEN, ids, side="right")
     width = int(digits.max())
     scaled = ids * _POWERS_OF_TEN[width - digits]
-    rank = (kinds == ord(PERSON_PREFIX)).astype(np.int64)  # `_KIND_RANK`: accounts first
+    rank = np.searchsorted(_PREFIX_CODES, kinds).astype(np.int64)
     composite = (rank * _POWERS_OF_TEN[width] + scaled) * 32 + digits
     return np.argsort(composite, kind="stable").astype(np.int64)
 
@@ -261,7 +264,8 @@ def mark_days_seen(days_table: str, *, up_to_id: int) -> int:
         day_start, next_day_start = "to_timestamp(d.day * 86400)", "to_timestamp((d.day + 1) * 86400)"
     else:  # SQLite holds timestamps as UTC text, which compares in time order
         day_start, next_day_start = "datetime(d.day * 86400, 'unixepoch')", "datetime((d.day + 1) * 86400, 'unixepoch')"
-    party = "CAST(substr(d.customer, 2) AS BIGINT)"
+    parts = key_parts_sql("customer", table="d")
+    party = parts["key_id"]
     buyer_of = {
         ACCOUNT_PREFIX: f"o.buyer_account_id = {party}",
         PERSON_PREFIX: f"o.buyer_person_id = {party} AND o.buyer_account_id IS NULL",
@@ -271,10 +275,10 @@ def mark_days_seen(days_table: str, *, up_to_id: int) -> int:
         for prefix, buyer in buyer_of.items():
             cursor.execute(
                 f"UPDATE {days} AS d SET seen = TRUE "  # noqa: S608  -- quoted fixed names; values are parameters
-                "WHERE d.day > d.first_day_old AND d.day < d.last_day_old AND substr(d.customer, 1, 1) = %s "
+                f"WHERE d.day > d.first_day_old AND d.day < d.last_day_old AND {parts['key_kind']} = %s "
                 f"AND EXISTS (SELECT 1 FROM {orders} AS o WHERE {buyer} AND o.id <= %s AND o.status NOT IN (%s, %s) "
                 f"AND o.ordered_at >= {day_start} AND o.ordered_at < {next_day_start})",
-                [prefix, up_to_id, *[str(status) for status in NOT_PURCHASES]],
+                [ord(prefix), up_to_id, *[str(status) for status in NOT_PURCHASES]],
             )
             marked += max(int(cursor.rowcount), 0)
     return marked

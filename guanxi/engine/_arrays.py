@@ -43,7 +43,7 @@ def weights_or_ones(weights: npt.ArrayLike | None, n: int) -> FloatArray:
     return w
 
 
-def _integer_key(columns: tuple[FloatArray, ...]) -> IntArray | None:
+def whole_number_key(columns: tuple[FloatArray, ...]) -> IntArray | None:
     """One int64 key ordering rows like the columns do, if every column holds small whole numbers.
 
     Summaries in whole days or counts are the common case; one argsort of an int64 key is
@@ -73,7 +73,7 @@ def compress_rows(columns: tuple[FloatArray, ...], weights: FloatArray) -> tuple
     n = len(weights)
     if n == 0:
         return columns, weights
-    key = _integer_key(columns)
+    key = whole_number_key(columns)
     if key is not None:
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from guanxi.engine._arrays import FloatArray, IntArray, as_float_vector, same_length
+from guanxi.engine._arrays import FloatArray, IntArray, as_float_vector, same_length, whole_number_key
 
 BINS = 5
 
@@ -125,9 +125,8 @@ def _worse_counts(v: FloatArray, higher_is_better: bool) -> IntArray:
     the position where it starts and ends.
     """
     n = len(v)
-    lowest, highest = float(v.min()), float(v.max())
-    if highest - lowest <= 4 * n + 1024 and bool(np.all(v == np.floor(v))):
-        codes = (v - lowest).astype(np.int64)
+    codes = whole_number_key((v,))  # each value less the lowest, if all are whole numbers
+    if codes is not None and int(codes.max()) <= 4 * n + 1024:
         counts = np.bincount(codes)
         at_most = np.cumsum(counts)
         below = at_most - counts
