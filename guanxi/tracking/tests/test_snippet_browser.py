@@ -3,6 +3,7 @@ on a shop page, keeps its anonymous id in a first-party cookie across page loads
 track and identify, and after processing the visitor's anonymous history is on the contact's
 timeline."""
 
+import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -127,3 +128,36 @@ def test_snippet_tracks_a_visitor_and_joins_them_on_identify(
         "Added to cart",
         "Viewed Shop home",
     ]
+
+
+def test_snippet_retries_a_server_error_and_the_message_is_stored_once(
+    transactional_db: None, live_server: Any, browser: Browser
+) -> None:
+    source: Source = SourceFactory.create(name="Shop site")
+    WRITE_KEY["key"] = str(source.write_key)  # type: ignore[attr-defined]  # set by SourceFactory
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    attempts: list[str] = []
+
+    def first_fails(route: Any) -> None:
+        attempts.append(route.request.post_data or "")
+        if len(attempts) == 1:
+            route.fulfill(status=500, body="{}")
+        else:
+            route.continue_()
+
+    page.route("**/v1/track", first_fails)
+    page.goto(f"{live_server.url}/shop/home/")
+    page.wait_for_function("window.guanxi && window.guanxi.initialized === true")
+    page.evaluate("guanxi.track('Added to cart', {sku: 'A-100'})")
+    # Playwright's sync API runs route handlers only inside its own calls: wait in the page.
+    deadline = time.monotonic() + 10
+    while not LandedEvent.objects.filter(event="Added to cart").exists() and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    context.close()
+
+    assert len(attempts) == 2
+    first, second = (json.loads(body) for body in attempts)
+    assert first["messageId"] == second["messageId"]
+    assert LandedEvent.objects.filter(event="Added to cart").count() == 1

@@ -168,9 +168,24 @@
     return value !== null && typeof value === "object" && !Array.isArray(value);
   }
 
-  function post(type, message) {
+  // A server error or a lost connection is retried after these delays (ms), with the same
+  // messageId, so the server stores the message once however many attempts reach it.
+  var RETRY_DELAYS = [250, 1000, 4000];
+
+  function post(type, message, attempt) {
+    attempt = attempt || 0;
     var url = state.host + "/v1/" + type;
+    if (attempt) {
+      message.sentAt = new Date().toISOString(); // the server corrects clock skew from it
+    }
     var body = JSON.stringify(message);
+    function retry() {
+      if (attempt < RETRY_DELAYS.length && !state.unloading) {
+        window.setTimeout(function () {
+          post(type, message, attempt + 1);
+        }, RETRY_DELAYS[attempt]);
+      }
+    }
     // text/plain keeps this a "simple" cross-origin request: no preflight, the key is in the body.
     if (state.unloading && window.navigator.sendBeacon) {
       if (window.navigator.sendBeacon(url, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {
@@ -187,12 +202,23 @@
           keepalive: true,
           mode: "cors"
         })
-        .catch(function () {});
+        .then(function (response) {
+          if (response.status >= 500) {
+            retry();
+          }
+        })
+        .catch(retry);
       return;
     }
     var request = new XMLHttpRequest();
     request.open("POST", url, true);
     request.setRequestHeader("Content-Type", "text/plain;charset=UTF-8");
+    request.onload = function () {
+      if (request.status >= 500) {
+        retry();
+      }
+    };
+    request.onerror = retry;
     request.send(body);
   }
 
