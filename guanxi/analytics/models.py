@@ -316,9 +316,6 @@ class PurchaseSummaryState(models.Model):
 
     order_id = models.BigIntegerField(default=0)
     changed_until = models.DateTimeField(null=True, blank=True)
-    # PostgreSQL's snapshot (`pg_current_snapshot()`) the last refresh read the orders with:
-    # which order versions it saw, so the next one need not recompute them again.
-    orders_snapshot = models.TextField(blank=True, default="")
     engine_version = models.CharField(max_length=20, blank=True, default="")
     rebuilt_at = models.DateTimeField(null=True, blank=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)

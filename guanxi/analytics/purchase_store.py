@@ -47,8 +47,7 @@ DELETE_CHUNK = 900
 INDEX_JOIN_SHARE = 0.05
 # Changed orders are looked for from this long before the last refresh: a transaction that
 # stamped `updated_at` just before a refresh may commit just after it. Recomputing a customer
-# twice changes nothing; on PostgreSQL the orders the last refresh already saw as they are now
-# are left out (its snapshot is kept), so the overlap costs only the late commits.
+# twice changes nothing, so the overlap costs little and loses nothing.
 CHANGE_OVERLAP = dt.timedelta(minutes=2)
 
 
@@ -102,8 +101,6 @@ def refresh(*, rebuild: bool = False, now: dt.datetime | None = None) -> Refresh
     now = now or started
     with transaction.atomic(), _more_memory():
         state = _state()
-        # Taken after `last_order_id`'s lock: every order up to `up_to_id` is in it.
-        snapshot = purchase_history.orders_snapshot()
         if rebuild or not state.rebuilt_at or state.engine_version != engine.__version__ or _lost(state):
             report = _rebuild(up_to_id, now)
             state.rebuilt_at = started
@@ -113,7 +110,6 @@ def refresh(*, rebuild: bool = False, now: dt.datetime | None = None) -> Refresh
             report = _fold(state, up_to_id, now)
             state.order_id = max(up_to_id, state.order_id)
         state.changed_until = started
-        state.orders_snapshot = snapshot
         state.refreshed_at = started
         # Counted as rows come and go: a count(*) of a million rows just rewritten costs a second.
         state.customers = report.customers if report.rebuilt else state.customers + report.customers
@@ -155,10 +151,8 @@ def _fold(state: PurchaseSummaryState, up_to_id: int, now: dt.datetime) -> Refre
     added = 0
     if up_to_id > state.order_id:
         new_orders, folded, added = _fold_new_orders(state.order_id, up_to_id, now)
-    began = state.changed_until or timezone.now()
-    changed = purchase_history.customers_of_changed_orders(
-        up_to_id=state.order_id, changed_after=began - CHANGE_OVERLAP, seen=(began, state.orders_snapshot)
-    )
+    changed_after = (state.changed_until or timezone.now()) - CHANGE_OVERLAP
+    changed = purchase_history.customers_of_changed_orders(up_to_id=state.order_id, changed_after=changed_after)
     recompute = sorted(changed)
     added += recompute_customers(recompute, up_to_id=up_to_id, now=now, stored=state.customers)
     return RefreshReport(False, new_orders, folded, len(recompute), added, now)

@@ -195,57 +195,16 @@ def last_order_id() -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def orders_snapshot() -> str:
-    """The snapshot of committed transactions the caller is about to read orders with, on
-    PostgreSQL (`pg_current_snapshot()` as text; see `customers_of_changed_orders`); "" elsewhere."""
-    if connection.vendor != "postgresql":
-        return ""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_snapshot()::text")
-        row = cursor.fetchone()
-    return str(row[0]) if row else ""
-
-
-# Whether the snapshot saw an order row's version: `xmin` is the 32-bit id of the transaction that
-# wrote it, `pg_visible_in_snapshot` wants the 64-bit one, whose upper half (the epoch) is the
-# snapshot's own, one less where the low half lies past the snapshot's.
-_SNAPSHOT = """(SELECT %(snapshot)s::pg_snapshot AS snap,
-    pg_snapshot_xmax(%(snapshot)s::pg_snapshot)::text::bigint AS xmax,
-    (pg_snapshot_xmax(%(snapshot)s::pg_snapshot)::text::bigint >> 32) << 32 AS epoch) AS s"""
-_WRITER_SEEN = """pg_visible_in_snapshot((s.epoch + o.xmin::text::bigint
-    - CASE WHEN s.epoch + o.xmin::text::bigint > s.xmax THEN 4294967296 ELSE 0 END)::text::xid8, s.snap)"""
-
-
-def customers_of_changed_orders(
-    *, up_to_id: int, changed_after: dt.datetime, seen: tuple[dt.datetime, str] | None = None
-) -> set[str]:
+def customers_of_changed_orders(*, up_to_id: int, changed_after: dt.datetime) -> set[str]:
     """Buyers of orders up to `up_to_id` changed (`updated_at`) after a moment, whatever their
-    status now: a cancelled or re-pointed order changes its buyer's purchases too.
-
-    `changed_after` lies before the last refresh began, so that a change stamped before it but
-    committed after it is not lost. `seen` (when the last refresh began, and the snapshot it
-    read the orders with, on PostgreSQL) leaves out the orders stamped before it began whose
-    current version that snapshot already held: the last refresh counted them as they are.
-    Without it every order added or changed in the overlap is recomputed once more.
-    """
-    if seen is None or not seen[1] or connection.vendor != "postgresql":
-        rows = (
-            Order.objects.filter(pk__lte=up_to_id, updated_at__gt=changed_after)
-            .order_by()
-            .values_list("buyer_account_id", "buyer_person_id")
-            .distinct()
-        )
-        return {customer_key(account_id=a, person_id=p) for a, p in rows}
-    began, snapshot = seen
-    table = connection.ops.quote_name(Order._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT o.buyer_account_id, o.buyer_person_id "  # noqa: S608  -- a quoted table name; values are parameters
-            f"FROM {table} AS o, {_SNAPSHOT} WHERE o.id <= %(up_to_id)s AND o.updated_at > %(changed_after)s "
-            f"AND (o.updated_at > %(began)s OR NOT {_WRITER_SEEN})",
-            {"up_to_id": up_to_id, "changed_after": changed_after, "began": began, "snapshot": snapshot},
-        )
-        return {customer_key(account_id=a, person_id=p) for a, p in cursor.fetchall()}
+    status now: a cancelled or re-pointed order changes its buyer's purchases too."""
+    rows = (
+        Order.objects.filter(pk__lte=up_to_id, updated_at__gt=changed_after)
+        .order_by()
+        .values_list("buyer_account_id", "buyer_person_id")
+        .distinct()
+    )
+    return {customer_key(account_id=a, person_id=p) for a, p in rows}
 
 
 def mark_days_seen(days_table: str, *, up_to_id: int) -> int:
