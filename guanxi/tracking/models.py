@@ -87,6 +87,33 @@ class EventType(models.TextChoices):
     ALIAS = "alias", _("Alias")
 
 
+class LandedBatch(models.Model):
+    """The valid messages of one accepted request, stored as one row until processing unpacks
+    them into `LandedEvent` rows (`landing.unpack_batches`), in the same transaction that
+    deletes this row.
+
+    Acknowledging is then one row and one index entry per request, not five index entries and a
+    JSON document per message: that upkeep was most of the database's time per acknowledged
+    event (`benchmarks/bench_tracking_ingest.py`). `messages` is a JSON array, one
+    `[message_id, type, event, user_id, anonymous_id, timestamp, payload]` per message, the
+    timestamp already corrected for clock skew and written as the database stores it. A retried
+    message may sit in two batches for a moment; unpacking keeps the first (the unique
+    constraint on `LandedEvent`), so it is stored once.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="landed_batches")
+    received_at = models.DateTimeField(_("received"))
+    message_count = models.PositiveIntegerField(_("messages"))
+    messages = models.TextField(_("messages"))
+
+    class Meta:
+        verbose_name = _("landed batch")
+        verbose_name_plural = _("landed batches")
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.message_count})"
+
+
 class LandedEvent(models.Model):
     """One message as it arrived. Append-only: processing never writes to it.
 

@@ -25,7 +25,7 @@ from guanxi.tracking.models import (
     Session,
     Source,
 )
-from guanxi.tracking.services import processing, traits
+from guanxi.tracking.services import landing, processing, traits
 
 PROFILE_ORDERING = ("last_seen", "first_seen")
 
@@ -42,13 +42,19 @@ class Lag:
 
 
 def processing_lag(source: Source | None = None) -> Lag:
-    """Backlog (capped: the ids above the watermark, an index range) and the oldest's age."""
+    """Backlog and the oldest's age: the messages still in landed batches, and the events above
+    the watermark (capped: an index range)."""
+    landed, landed_oldest = landing.pending_messages(source)
     pending = LandedEvent.objects.filter(processing.pending_filter())
     if source is not None:
         pending = pending.filter(source=source)
     count, more = capped_count(pending, cap=100_000)
     oldest = pending.order_by("id").values_list("received_at", flat=True).first()
-    return Lag(backlog=count, backlog_more=more, oldest_received_at=oldest)
+    return Lag(
+        backlog=count + landed,
+        backlog_more=more,
+        oldest_received_at=min((at for at in (oldest, landed_oldest) if at is not None), default=None),
+    )
 
 
 def sources_with_counts() -> QuerySet[Source]:

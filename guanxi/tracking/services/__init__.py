@@ -5,7 +5,7 @@ One module per concern; views, the API, the ingestion endpoints, tasks and comma
 functions from here.
 """
 
-from guanxi.tracking.services.landing import LandingResult, land_messages
+from guanxi.tracking.services.landing import LandingResult, land_for_write_key, land_messages, unpack_batches
 from guanxi.tracking.services.plans import clear_plan_report, export_tracking_plan, save_tracking_plan
 from guanxi.tracking.services.processing import (
     process_landed_events,
@@ -21,6 +21,7 @@ __all__ = [
     "clear_plan_report",
     "create_source",
     "export_tracking_plan",
+    "land_for_write_key",
     "land_messages",
     "process_landed_events",
     "process_pending_joins",
@@ -28,5 +29,6 @@ __all__ = [
     "revoke_source",
     "save_tracking_plan",
     "undo_profile_merge",
+    "unpack_batches",
     "update_source",
 ]

@@ -1,19 +1,29 @@
-"""Landing: store valid messages as sent, once per (source, messageId), before answering 200."""
+"""Landing: store a request's valid messages in one row before answering 200; unpack them into
+events, once per (source, messageId), when processing takes them.
+
+Acknowledging is the hot path (every event passes through it once, on the request's time), so
+it writes one `LandedBatch` row per request: its messages as one JSON array text, with no
+per-message index to keep. Unpacking (`unpack_batches`) turns batches into `LandedEvent` rows
+set-based in the database and deletes them in the same transaction, so a crash leaves each
+message either still in its batch or already an event, never both and never neither.
+"""
 
 import datetime
-import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Min, Sum
 
 from guanxi.core.db import server_binding_cursor
 from guanxi.tracking.messages import CleanMessage
-from guanxi.tracking.models import LandedEvent, Source
+from guanxi.tracking.models import LandedBatch, LandedEvent, Source
+from guanxi.tracking.services.sources import authenticate_write_key, hash_write_key
 
 # At most one processing job is queued per process per this many seconds: the job drains the
 # whole backlog, so queueing one per request would only add rows to the task table.
@@ -45,68 +55,49 @@ def reset_schedule_clock() -> None:
     _last_scheduled = 0.0
 
 
-def _insert_sql(vendor: str, rows: int) -> str:
-    """One multi-row INSERT of placeholders only (values travel as parameters), skipping a
-    (source, message_id) already stored. Built from the model's own table and column names."""
-    payload = "%s::jsonb" if vendor == "postgresql" else "%s"
-    row = "(" + ", ".join(payload if name == "payload" else "%s" for name in INSERT_FIELDS) + ")"
-    return (
-        f"INSERT INTO {LandedEvent._meta.db_table} ({_columns()}) VALUES "  # noqa: S608  -- names from the model, values are parameters
-        + ", ".join([row] * rows)
-        + " ON CONFLICT DO NOTHING"
-    )
+def _batch_json(messages: Sequence[CleanMessage]) -> str:
+    """The messages as `LandedBatch.messages`, in one serialisation: each payload's JSON, made
+    once while the message was checked, goes in as it is (`orjson.Fragment`), and each timestamp
+    as the events table stores it, so unpacking converts nothing in Python (ISO 8601 with its
+    offset, cast by PostgreSQL; Django's own naive-UTC text on SQLite)."""
+    stamp: Callable[[datetime.datetime], Any] = _as_is
+    if connection.vendor != "postgresql":
+        adapt = connection.ops.adapt_datetimefield_value
+        stamp = lambda at: str(adapt(at))  # noqa: E731  -- a one-line converter, chosen once per batch
+    return orjson.dumps(
+        [
+            (
+                m.message_id,
+                m.type,
+                m.event,
+                m.user_id,
+                m.anonymous_id,
+                stamp(m.timestamp),
+                orjson.Fragment(m.payload_json) if m.payload_json else m.payload,
+            )
+            for m in messages
+        ]
+    ).decode()
 
 
-INSERT_FIELDS = (
-    "source",
-    "message_id",
-    "type",
-    "event",
-    "user_id",
-    "anonymous_id",
-    "payload",
-    "received_at",
-    "timestamp",
+def _as_is(value: Any) -> Any:
+    return value
+
+
+_TABLE = LandedBatch._meta.db_table
+_SOURCE_TABLE = Source._meta.db_table
+# The batch lands only if the key belongs to an active source: authenticating and landing are
+# one statement, so a key revoked before it runs is refused and none after it commits.
+_LAND_FOR_KEY_SQL = (
+    f"INSERT INTO {_TABLE} (source_id, received_at, message_count, messages) "  # noqa: S608  -- names from the models, values are parameters
+    f"SELECT id, %s, %s, %s FROM {_SOURCE_TABLE} WHERE write_key_hash = %s AND revoked_at IS NULL "
+    "RETURNING source_id"
 )
-INSERT_CHUNK = 500
+_LAND_SQL = f"INSERT INTO {_TABLE} (source_id, received_at, message_count, messages) VALUES (%s, %s, %s, %s)"  # noqa: S608  -- names from the model, values are parameters
 
 
-def _columns() -> str:
-    """The model's own column names for `INSERT_FIELDS`."""
-    return ", ".join(f"{name}_id" if name == "source" else name for name in INSERT_FIELDS)
-
-
-def _unnest_sql() -> str:
-    """PostgreSQL: the whole batch as one array per column, so the statement has nine parameters
-    whatever the batch size and they travel in binary, without quoting each value. (Django turns
-    psycopg's prepared statements off for the sake of connection poolers; so is this one.)"""
-    return (
-        f"INSERT INTO {LandedEvent._meta.db_table} ({_columns()}) "  # noqa: S608  -- names from the model, values are parameters
-        "SELECT %b, m, t, e, u, a, p::jsonb, %b, ts "
-        "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[]) "
-        "AS rows (m, t, e, u, a, p, ts) ON CONFLICT DO NOTHING"
-    )
-
-
-def _land_postgresql(source: Source, messages: Sequence[CleanMessage], received_at: datetime.datetime) -> None:
-    params = [
-        source.pk,
-        received_at,
-        [m.message_id for m in messages],
-        [m.type for m in messages],
-        [m.event for m in messages],
-        [m.user_id for m in messages],
-        [m.anonymous_id for m in messages],
-        [m.payload_json or _dumps(m.payload) for m in messages],
-        [m.timestamp for m in messages],
-    ]
-    # Client-side binding was most of the request's time for a 900-parameter VALUES list.
-    with server_binding_cursor() as cursor:
-        cursor.execute(_UNNEST_SQL, params)
-
-
-def _dumps(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+def _received(received_at: datetime.datetime) -> Any:
+    return received_at if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(received_at)
 
 
 # SQLite has one writer at a time, and a waiting writer polls with sleeps of up to 100 ms; the
@@ -114,54 +105,112 @@ def _dumps(payload: dict[str, Any]) -> str:
 _SQLITE_WRITER = threading.Lock()
 
 
-def land_messages(source: Source, messages: Sequence[CleanMessage], received_at: datetime.datetime) -> LandingResult:
-    """See `_land`; on SQLite one landing at a time per process (the database allows one writer)."""
-    if connection.vendor == "sqlite" and messages and not connection.in_atomic_block:
+def _one_writer[T](write: Callable[[], T]) -> T:
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
         with _SQLITE_WRITER:
-            return _land(source, messages, received_at)
-    return _land(source, messages, received_at)
+            return write()
+    return write()
 
 
-@transaction.atomic
-def _land(source: Source, messages: Sequence[CleanMessage], received_at: datetime.datetime) -> LandingResult:
-    """Insert the batch in one transaction; a retried messageId (or one sent twice in a batch) is
-    skipped by the unique constraint, so the caller may answer 200 for it as for a new one.
-
-    Written with the driver rather than `bulk_create`: building model instances and compiling
-    the insert cost more than the insert itself (`benchmarks/bench_tracking_ingest.py`). On
-    PostgreSQL one `INSERT … SELECT FROM unnest(arrays)` per batch (half the time of the
-    multi-row VALUES it replaced, measured in-process on 100-message batches); elsewhere a
-    multi-row VALUES per few hundred rows.
-    """
+def land_messages(source: Source, messages: Sequence[CleanMessage], received_at: datetime.datetime) -> LandingResult:
+    """Store the messages as one batch of `source`, in one transaction (see `LandedBatch`)."""
     if not messages:
         return LandingResult(stored=0)
-    if connection.vendor == "postgresql":
-        _land_postgresql(source, messages, received_at)
-        transaction.on_commit(_schedule_processing)
+    params = [source.pk, _received(received_at), len(messages), _batch_json(messages)]
+
+    def write() -> LandingResult:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_LAND_SQL, params)
+            transaction.on_commit(_schedule_processing)
         return LandingResult(stored=len(messages))
-    ops = connection.ops
-    received = ops.adapt_datetimefield_value(received_at)
+
+    return _one_writer(write)
+
+
+def land_for_write_key(
+    key: str, messages: Sequence[CleanMessage], received_at: datetime.datetime
+) -> LandingResult | None:
+    """Store the messages as one batch of the active source `key` belongs to; None (nothing
+    stored) when the key is unknown or revoked. The ingestion endpoints call this: the key's
+    check and the INSERT are one statement and one round trip (an ORM look-up of the source
+    first cost the request about as much as checking its hundred messages)."""
+    if not key or len(key) > 200:
+        return None
+    if not messages:
+        return LandingResult(stored=0) if authenticate_write_key(key) is not None else None
+    params = [_received(received_at), len(messages), _batch_json(messages), hash_write_key(key)]
+
+    def write() -> LandingResult | None:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # Bound on the server: the batch's text is one parameter, sent as it is.
+                with server_binding_cursor() as cursor:
+                    cursor.execute(_LAND_FOR_KEY_SQL, params)
+                    landed = cursor.fetchone()
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(_LAND_FOR_KEY_SQL, params)
+                    landed = cursor.fetchone()
+            if landed is None:
+                return None
+            transaction.on_commit(_schedule_processing)
+        return LandingResult(stored=len(messages))
+
+    return _one_writer(write)
+
+
+# ---------------------------------------------------------------------------------------------
+# Unpacking batches into events
+
+_EVENT_COLUMNS = "source_id, message_id, type, event, user_id, anonymous_id, payload, received_at, timestamp"
+_EVENTS = LandedEvent._meta.db_table
+# The batches' messages in landing order (batch id, then place in the batch), so event ids keep
+# that order and the first of two copies of a message id is the one kept.
+_UNPACK_POSTGRESQL = (
+    f"WITH taken AS (DELETE FROM {_TABLE} WHERE id = ANY(%s) "  # noqa: S608  -- names from the models, values are parameters
+    "RETURNING id, source_id, received_at, messages) "
+    f"INSERT INTO {_EVENTS} ({_EVENT_COLUMNS}) "
+    "SELECT t.source_id, m ->> 0, m ->> 1, m ->> 2, m ->> 3, m ->> 4, m -> 6, t.received_at, (m ->> 5)::timestamptz "
+    "FROM taken AS t CROSS JOIN LATERAL jsonb_array_elements(t.messages::jsonb) WITH ORDINALITY AS x (m, n) "
+    "ORDER BY t.id, x.n ON CONFLICT DO NOTHING"
+)
+_UNPACK_SQLITE = (
+    f"INSERT INTO {_EVENTS} ({_EVENT_COLUMNS}) "  # noqa: S608  -- names from the models, values are parameters
+    "SELECT b.source_id, json_extract(m.value, '$[0]'), json_extract(m.value, '$[1]'), "
+    "json_extract(m.value, '$[2]'), json_extract(m.value, '$[3]'), json_extract(m.value, '$[4]'), "
+    "json_extract(m.value, '$[6]'), b.received_at, json_extract(m.value, '$[5]') "
+    f"FROM {_TABLE} AS b, json_each(b.messages) AS m WHERE b.id IN (SELECT value FROM json_each(%s)) "
+    "ORDER BY b.id, m.key ON CONFLICT DO NOTHING"
+)
+
+
+def unpack_batches(limit: int) -> int:
+    """Turn the oldest landed batches, about `limit` messages' worth (at least one batch), into
+    events, in the caller's transaction; returns the number of batches taken.
+
+    Only batches committed when this runs are seen, and each is deleted as it is unpacked, so
+    there is no watermark to keep here: a batch committed later is taken next time. Callers
+    hold the processing lock, so event ids are drawn by one writer at a time."""
+    taken: list[int] = []
+    total = 0
+    for pk, count in LandedBatch.objects.order_by("id").values_list("id", "message_count")[: max(limit, 1)]:
+        if taken and total + count > limit:
+            break
+        taken.append(pk)
+        total += count
+    if not taken:
+        return 0
     with connection.cursor() as cursor:
-        for start in range(0, len(messages), INSERT_CHUNK):
-            chunk = messages[start : start + INSERT_CHUNK]
-            params: list[Any] = []
-            for m in chunk:
-                params.extend(
-                    (
-                        source.pk,
-                        m.message_id,
-                        m.type,
-                        m.event,
-                        m.user_id,
-                        m.anonymous_id,
-                        m.payload_json or _dumps(m.payload),
-                        received,
-                        ops.adapt_datetimefield_value(m.timestamp),
-                    )
-                )
-            cursor.execute(_insert_sql(connection.vendor, len(chunk)), params)
-    transaction.on_commit(_schedule_processing)
-    return LandingResult(stored=len(messages))
+        if connection.vendor == "postgresql":
+            cursor.execute(_UNPACK_POSTGRESQL, [taken])
+        else:
+            cursor.execute(_UNPACK_SQLITE, [orjson.dumps(taken).decode()])
+            LandedBatch.objects.filter(id__in=taken).delete()
+    return len(taken)
 
 
-_UNNEST_SQL = _unnest_sql()
+def pending_messages(source: Source | None = None) -> tuple[int, datetime.datetime | None]:
+    """Messages landed and not unpacked yet, and when the oldest of them arrived."""
+    batches = LandedBatch.objects.all() if source is None else LandedBatch.objects.filter(source=source)
+    found = batches.aggregate(count=Sum("message_count"), oldest=Min("received_at"))
+    return int(found["count"] or 0), found["oldest"]

@@ -61,6 +61,7 @@ from guanxi.tracking.models import (
 )
 from guanxi.tracking.services import traits as computed
 from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, update_rows
+from guanxi.tracking.services.landing import unpack_batches
 from guanxi.tracking.services.plans import PlanChecker
 from guanxi.tracking.services.sessions import SessionEvent, assign_sessions
 
@@ -1117,18 +1118,28 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _unpack(batch_size: int) -> int:
+    """Landed batches into events, about one processing batch's worth, committed on their own
+    so the events are listed (as unprocessed) even while processing them fails. Under the
+    processing lock: event ids are drawn by one writer at a time."""
+    with transaction.atomic():
+        _lock_processing()
+        return unpack_batches(batch_size)
+
+
 def process_landed_events(batch_size: int = DEFAULT_BATCH_SIZE, max_batches: int | None = None) -> dict[str, int]:
     """Process the backlog batch by batch (each its own transaction) until it is empty."""
     ProcessingCheckpoint.objects.get_or_create(name="default")
     joined = process_pending_joins()
     processed = batches = 0
     while max_batches is None or batches < max_batches:
+        unpacked = _unpack(batch_size)
         with _cyclic_gc_paused():
             count = _process_batch(batch_size, high_water_mark())
         processed += count
         if count:
             batches += 1
-        if count < batch_size:
+        if count < batch_size and not unpacked:
             break
     if processed:
         joined += process_pending_joins()

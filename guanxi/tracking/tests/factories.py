@@ -2,12 +2,13 @@
 
 from typing import Any
 
+from django.db.models import QuerySet
 from factory.base import Factory
 from factory.declarations import Sequence
 
 from guanxi.customers.tests.factories import _system_admin
 from guanxi.tracking import services
-from guanxi.tracking.models import Source
+from guanxi.tracking.models import LandedEvent, Source
 
 
 class SourceFactory(Factory[Source]):
@@ -24,3 +25,11 @@ class SourceFactory(Factory[Source]):
         source, key = services.create_source(actor, kwargs)
         source.write_key = key  # type: ignore[attr-defined]  # the clear key exists only at creation
         return source
+
+
+def landed_events() -> QuerySet[LandedEvent]:
+    """The landed events, once every landed batch is unpacked into them, as processing does
+    before anything else (the ingestion tests read what a request stored)."""
+    while services.unpack_batches(10_000):
+        pass
+    return LandedEvent.objects.all()

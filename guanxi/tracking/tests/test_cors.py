@@ -4,8 +4,9 @@ import json
 
 from django.test import Client
 
-from guanxi.tracking.models import LandedEvent, Source
+from guanxi.tracking.models import Source
 from guanxi.tracking.tests.conftest import key_of
+from guanxi.tracking.tests.factories import landed_events
 from guanxi.tracking.tests.test_ingest import _auth, _track
 
 
@@ -25,7 +26,7 @@ def test_preflight_allows_any_origin_without_credentials(client: Client, source:
         assert response["Access-Control-Allow-Headers"] == "Authorization, Content-Type, Content-Encoding"
         assert response["Access-Control-Max-Age"] == "86400"
         assert "Access-Control-Allow-Credentials" not in response
-    assert not LandedEvent.objects.exists()
+    assert not landed_events().exists()
 
 
 def test_a_text_plain_body_with_the_key_inside_is_stored(client: Client, source: Source) -> None:
@@ -34,7 +35,7 @@ def test_a_text_plain_body_with_the_key_inside_is_stored(client: Client, source:
     assert response.status_code == 200
     assert response.json() == {"success": True, "stored": 1}
     assert response["Access-Control-Allow-Origin"] == "*"
-    assert LandedEvent.objects.get().message_id == "m-1"
+    assert landed_events().get().message_id == "m-1"
 
 
 def test_text_plain_batches_and_errors_answer_cors_too(client: Client, source: Source) -> None:
@@ -49,7 +50,7 @@ def test_text_plain_batches_and_errors_answer_cors_too(client: Client, source: S
     broken = client.post("/v1/track", data="{not json", content_type="text/plain", headers=_auth(key_of(source)))
     assert broken.status_code == 400
     assert broken["Access-Control-Allow-Origin"] == "*"
-    assert LandedEvent.objects.count() == 1
+    assert landed_events().count() == 1
 
 
 def test_cookies_play_no_part(source: Source) -> None:

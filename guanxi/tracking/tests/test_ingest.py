@@ -11,9 +11,9 @@ from django.test import Client
 
 from guanxi.staff.models import User
 from guanxi.tracking import services
-from guanxi.tracking.models import LandedEvent, Source
+from guanxi.tracking.models import Source
 from guanxi.tracking.tests.conftest import key_of
-from guanxi.tracking.tests.factories import SourceFactory
+from guanxi.tracking.tests.factories import SourceFactory, landed_events
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -53,16 +53,16 @@ def test_every_endpoint_accepts_its_message_with_basic_auth(client: Client, sour
         response = _post(client, f"/v1/{endpoint}", {**body, "messageId": f"m-{endpoint}"}, key)
         assert response.status_code == 200, (endpoint, response.content)
         assert response.json() == {"success": True, "stored": 1}
-    stored = dict(LandedEvent.objects.values_list("message_id", "type"))
+    stored = dict(landed_events().values_list("message_id", "type"))
     assert stored == {f"m-{name}": name for name in ONE_MESSAGE_PER_ENDPOINT}
-    assert LandedEvent.objects.get(message_id="m-track").event == "Signed Up"
-    assert LandedEvent.objects.get(message_id="m-page").event == "Home"
+    assert landed_events().get(message_id="m-track").event == "Signed Up"
+    assert landed_events().get(message_id="m-page").event == "Home"
 
 
 def test_write_key_in_body_is_accepted(client: Client, source: Source) -> None:
     response = _post(client, "/v1/track", {**_track(), "writeKey": key_of(source)}, None)
     assert response.status_code == 200
-    event = LandedEvent.objects.get()
+    event = landed_events().get()
     assert event.source == source
     assert "writeKey" not in event.payload
 
@@ -72,7 +72,7 @@ def test_missing_or_wrong_key_is_401_and_stores_nothing(client: Client, source: 
     response = _post(client, "/v1/track", _track(), key)
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Basic")
-    assert LandedEvent.objects.count() == 0
+    assert landed_events().count() == 0
 
 
 def test_revoked_key_is_refused(client: Client, source: Source, admin_user: User) -> None:
@@ -124,7 +124,7 @@ def test_batch_keeps_valid_messages_and_names_invalid_ones(client: Client, sourc
         (6, "properties"),
         (7, "timestamp"),
     ]
-    assert sorted(LandedEvent.objects.values_list("message_id", flat=True)) == ["m-0", "m-2"]
+    assert sorted(landed_events().values_list("message_id", flat=True)) == ["m-0", "m-2"]
 
 
 def test_retried_message_is_stored_once(client: Client, source: Source) -> None:
@@ -132,21 +132,21 @@ def test_retried_message_is_stored_once(client: Client, source: Source) -> None:
     for _ in range(3):
         assert _post(client, "/v1/batch", {"batch": [_track(1), _track(2)]}, key).status_code == 200
     assert _post(client, "/v1/track", _track(1), key).status_code == 200
-    assert LandedEvent.objects.count() == 2
+    assert landed_events().count() == 2
 
 
 def test_same_message_id_from_another_source_is_another_message(client: Client, source: Source) -> None:
     other = SourceFactory.create()
     _post(client, "/v1/track", _track(1), key_of(source))
     _post(client, "/v1/track", _track(1), key_of(other))
-    assert LandedEvent.objects.count() == 2
+    assert landed_events().count() == 2
 
 
 def test_missing_message_id_gets_a_generated_one(client: Client, source: Source) -> None:
     body = {"type": "track", "event": "E", "anonymousId": "a"}
     _post(client, "/v1/track", body, key_of(source))
     _post(client, "/v1/track", body, key_of(source))
-    ids = list(LandedEvent.objects.values_list("message_id", flat=True))
+    ids = list(landed_events().values_list("message_id", flat=True))
     assert len(ids) == 2
     assert ids[0] != ids[1]
     assert all(i.startswith("guanxi-") for i in ids)
@@ -155,13 +155,13 @@ def test_missing_message_id_gets_a_generated_one(client: Client, source: Source)
 def test_batch_context_applies_to_each_message(client: Client, source: Source) -> None:
     body = {"batch": [_track(1), {**_track(2), "context": {"ip": "10.0.0.2"}}], "context": {"ip": "10.0.0.1"}}
     _post(client, "/v1/batch", body, key_of(source))
-    assert LandedEvent.objects.get(message_id="m-1").payload["context"] == {"ip": "10.0.0.1"}
-    assert LandedEvent.objects.get(message_id="m-2").payload["context"] == {"ip": "10.0.0.2"}
+    assert landed_events().get(message_id="m-1").payload["context"] == {"ip": "10.0.0.1"}
+    assert landed_events().get(message_id="m-2").payload["context"] == {"ip": "10.0.0.2"}
 
 
 def test_numeric_user_id_is_stored_as_text(client: Client, source: Source) -> None:
     _post(client, "/v1/track", {"userId": 42, "event": "E", "messageId": "n"}, key_of(source))
-    assert LandedEvent.objects.get().user_id == "42"
+    assert landed_events().get().user_id == "42"
 
 
 def test_wrong_type_on_single_endpoint(client: Client, source: Source) -> None:
@@ -179,7 +179,7 @@ def test_message_over_32_kb_is_rejected_but_batch_siblings_kept(client: Client, 
     response = _post(client, "/v1/batch", {"batch": [big, _track(2)]}, key_of(source))
     assert response.status_code == 400
     assert response.json()["errors"][0]["index"] == 0
-    assert list(LandedEvent.objects.values_list("message_id", flat=True)) == ["m-2"]
+    assert list(landed_events().values_list("message_id", flat=True)) == ["m-2"]
 
 
 def test_single_message_body_over_32_kb_is_413(client: Client, source: Source) -> None:
@@ -191,14 +191,14 @@ def test_batch_over_500_kb_is_413_and_stores_nothing(client: Client, source: Sou
     batch = [{**_track(n), "properties": {"blob": "x" * 20_000}} for n in range(30)]
     response = _post(client, "/v1/batch", {"batch": batch}, key_of(source))
     assert response.status_code == 413
-    assert LandedEvent.objects.count() == 0
+    assert landed_events().count() == 0
 
 
 def test_gzip_body(client: Client, source: Source) -> None:
     body = gzip.compress(json.dumps({"batch": [_track(1), _track(2)]}).encode())
     response = _post(client, "/v1/batch", body, key_of(source), encoding="gzip")
     assert response.status_code == 200
-    assert LandedEvent.objects.count() == 2
+    assert landed_events().count() == 2
 
 
 def test_gzip_bomb_is_capped(client: Client, source: Source) -> None:
@@ -241,7 +241,7 @@ def test_clock_skew_is_corrected_from_sent_at(client: Client, source: Source) ->
         "sentAt": device_now.isoformat(),
     }
     _post(client, "/v1/batch", body, key_of(source))
-    event = LandedEvent.objects.get()
+    event = landed_events().get()
     happened = event.received_at - datetime.timedelta(minutes=5)
     assert abs((event.timestamp - happened).total_seconds()) < 2
     assert event.payload["timestamp"] == body["batch"][0]["timestamp"]  # type: ignore[index]  # stored as sent
@@ -254,9 +254,9 @@ def test_timestamp_without_sent_at_is_kept_and_missing_timestamp_is_received_at(
         {"batch": [{**_track(1), "timestamp": "2024-05-01T08:00:00+08:00"}, _track(2)]},
         key_of(source),
     )
-    first = LandedEvent.objects.get(message_id="m-1")
+    first = landed_events().get(message_id="m-1")
     assert first.timestamp == datetime.datetime(2024, 5, 1, 0, 0, tzinfo=datetime.UTC)
-    second = LandedEvent.objects.get(message_id="m-2")
+    second = landed_events().get(message_id="m-2")
     assert second.timestamp == second.received_at
 
 
@@ -280,7 +280,7 @@ def test_too_deep_nesting_is_refused_per_message(client: Client, source: Source)
     assert response.json()["errors"] == [
         {"index": 0, "field": "", "reason": "nests objects and lists deeper than 32 levels"}
     ]
-    assert list(LandedEvent.objects.values_list("message_id", flat=True)) == ["m-2"]
+    assert list(landed_events().values_list("message_id", flat=True)) == ["m-2"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def test_integers_wider_than_64_bits_are_stored_exactly(client: Client, source: 
     wide = 123456789012345678901234567890
     body = {**_track(1), "userId": wide, "properties": {"n": wide, "big": 2**64}}
     assert _post(client, "/v1/track", body, key_of(source)).status_code == 200
-    event = LandedEvent.objects.get()
+    event = landed_events().get()
     assert event.user_id == str(wide)
     assert event.payload["properties"] == {"n": wide, "big": 2**64}
 
@@ -308,13 +308,13 @@ def test_non_standard_numbers_and_lone_surrogates_are_judged_per_message(client:
     response = _post(client, "/v1/batch", raw, key_of(source))
     assert response.status_code == 400
     assert response.json()["errors"] == [{"index": 0, "field": "", "reason": "contains text that is not valid Unicode"}]
-    assert LandedEvent.objects.get().payload["properties"] == {"x": None}  # Infinity has no JSON form
+    assert landed_events().get().payload["properties"] == {"x": None}  # Infinity has no JSON form
 
 
 def test_a_message_id_twice_in_one_batch_is_stored_once(client: Client, source: Source) -> None:
     response = _post(client, "/v1/batch", {"batch": [_track(1), _track(1, event="Again"), _track(2)]}, key_of(source))
     assert response.status_code == 200
-    assert sorted(LandedEvent.objects.values_list("message_id", "event")) == [
+    assert sorted(landed_events().values_list("message_id", "event")) == [
         ("m-1", "Viewed Product"),
         ("m-2", "Viewed Product"),
     ]

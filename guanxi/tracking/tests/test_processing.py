@@ -29,7 +29,7 @@ from guanxi.tracking.models import (
     Source,
 )
 from guanxi.tracking.services import processing
-from guanxi.tracking.tests.factories import SourceFactory
+from guanxi.tracking.tests.factories import SourceFactory, landed_events
 
 _counter = iter(range(1_000_000))
 
@@ -40,6 +40,7 @@ def land(source: Source, *messages: dict[str, Any]) -> None:
     clean, errors = clean_body({"batch": batch}, endpoint="batch", received_at=now)
     assert errors == []
     services.land_messages(source, clean, now)
+    landed_events()  # unpacked at once, so the test can read the events' ids before processing
 
 
 def process() -> dict[str, int]:

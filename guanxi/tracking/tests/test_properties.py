@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guanxi.tracking.messages import clean_message, parse_time
-from guanxi.tracking.models import LandedEvent, Source
+from guanxi.tracking.models import Source
 from guanxi.tracking.tests.conftest import key_of
+from guanxi.tracking.tests.factories import landed_events
 from guanxi.tracking.tests.test_ingest import _auth
 
 ENDPOINTS = ["identify", "track", "page", "screen", "group", "alias", "batch"]
@@ -85,7 +86,7 @@ def test_batch_of_hostile_messages_keeps_every_valid_one(
     assert response.status_code in (200, 400, 413)
     if response.status_code != 413:
         ids = [m["messageId"] for m in valid]
-        assert LandedEvent.objects.filter(message_id__in=ids).count() == len(ids)
+        assert landed_events().filter(message_id__in=ids).count() == len(ids)
         body = response.json()
         assert body["success"] is (response.status_code == 200)
 
@@ -117,7 +118,7 @@ def test_bad_timestamps_are_400_or_stored_never_500(
         message["sentAt"] = sent_at
     response = _post(client, source, "batch", json.dumps({"batch": [message, _valid(1)]}).encode())
     assert response.status_code in (200, 400)
-    assert LandedEvent.objects.filter(message_id=message["messageId"]).exists() is (response.status_code == 200)
+    assert landed_events().filter(message_id=message["messageId"]).exists() is (response.status_code == 200)
 
 
 @SETTINGS

@@ -17,9 +17,9 @@ from segment.analytics.request import APIError  # type: ignore[import-untyped]
 
 from guanxi.customers.models import Person
 from guanxi.tracking import services
-from guanxi.tracking.models import Identifier, LandedEvent, Profile
+from guanxi.tracking.models import Identifier, Profile
 from guanxi.tracking.tests.conftest import key_of
-from guanxi.tracking.tests.factories import SourceFactory
+from guanxi.tracking.tests.factories import SourceFactory, landed_events
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -57,8 +57,8 @@ def test_python_sdk_events_arrive_and_are_processed(transactional_db: None, live
     client.flush()
     client.shutdown()
     assert errors == []
-    assert LandedEvent.objects.filter(source=source).count() == 16
-    assert set(LandedEvent.objects.values_list("type", flat=True)) == {"page", "track", "identify", "alias"}
+    assert landed_events().filter(source=source).count() == 16
+    assert set(landed_events().values_list("type", flat=True)) == {"page", "track", "identify", "alias"}
     assert services.process_landed_events()["processed"] == 16
     profile = Identifier.objects.get(type="user_id", value="user-42").profile
     assert profile.merged_into_id is None
@@ -75,7 +75,7 @@ def test_python_sdk_retry_with_same_message_id_is_stored_once(transactional_db: 
     client = SegmentClient(key_of(source), host=live_server.url, sync_mode=True)
     for _ in range(3):
         client.track(anonymous_id="a", event="Clicked", message_id="fixed-id")
-    assert LandedEvent.objects.count() == 1
+    assert landed_events().count() == 1
 
 
 def test_python_sdk_with_a_revoked_key_reports_an_error(transactional_db: None, live_server: Any) -> None:
@@ -85,7 +85,7 @@ def test_python_sdk_with_a_revoked_key_reports_an_error(transactional_db: None, 
     with pytest.raises(APIError) as caught:
         client.track(anonymous_id="a", event="Clicked")
     assert (caught.value.status, caught.value.code) == (401, "unauthorized")
-    assert LandedEvent.objects.count() == 0
+    assert landed_events().count() == 0
 
 
 NODE_SDK = ROOT / "node_modules" / "@segment" / "analytics-node"
@@ -100,7 +100,7 @@ def test_node_sdk_events_arrive_and_are_processed(transactional_db: None, live_s
         [shutil.which("node") or "node", str(script)], env=env, cwd=ROOT, capture_output=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr.decode()
-    assert LandedEvent.objects.filter(source=source).count() == 9
+    assert landed_events().filter(source=source).count() == 9
     assert services.process_landed_events()["processed"] == 9
     profile = Identifier.objects.get(type="user_id", value="node-user-1").profile
     assert Identifier.objects.get(value="node-anon-1").profile_id == profile.pk

@@ -9,9 +9,10 @@ from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from guanxi.tracking.models import LandedEvent, Source
+from guanxi.tracking.models import Source
 from guanxi.tracking.snippet import SNIPPET_PATH
 from guanxi.tracking.tests.conftest import key_of
+from guanxi.tracking.tests.factories import landed_events
 
 pytestmark = pytest.mark.django_db
 
@@ -89,5 +90,5 @@ def test_a_text_plain_post_with_the_key_in_the_body_lands(client: Client, source
     }
     response = client.post("/v1/track", data=json.dumps(body), content_type="text/plain;charset=UTF-8")
     assert response.status_code == 200, response.content
-    event = LandedEvent.objects.get()
+    event = landed_events().get()
     assert (event.event, event.anonymous_id, event.source_id) == ("Added to cart", body["anonymousId"], source.pk)

@@ -18,8 +18,8 @@ from playwright.sync_api import Browser, sync_playwright
 from guanxi.core.timeline import Filters, collect
 from guanxi.staff.models import User
 from guanxi.tracking import services
-from guanxi.tracking.models import Identifier, LandedEvent, Source
-from guanxi.tracking.tests.factories import SourceFactory
+from guanxi.tracking.models import Identifier, Source
+from guanxi.tracking.tests.factories import SourceFactory, landed_events
 from guanxi.urls import urlpatterns as site_urlpatterns
 
 pytestmark = [
@@ -76,7 +76,7 @@ def test_snippet_tracks_a_visitor_and_joins_them_on_identify(
     page.goto(f"{live_server.url}/shop/home/")
     page.wait_for_function("window.guanxi && window.guanxi.initialized === true")
     page.evaluate("guanxi.track('Added to cart', {sku: 'A-100', price: 99})")
-    wait_for(lambda: LandedEvent.objects.count() == 2)
+    wait_for(lambda: landed_events().count() == 2)
 
     cookies = {c["name"]: c for c in context.cookies()}
     anonymous_id = cookies["gx_aid"]["value"]
@@ -89,9 +89,9 @@ def test_snippet_tracks_a_visitor_and_joins_them_on_identify(
     page.goto(f"{live_server.url}/shop/checkout/?step=1")
     page.wait_for_function("window.guanxi && window.guanxi.initialized === true")
     page.evaluate("guanxi.identify('shop-user-55', {email: 'lin.wei@example.com', firstName: 'Wei', lastName: 'Lin'})")
-    wait_for(lambda: LandedEvent.objects.count() == 4)
+    wait_for(lambda: landed_events().count() == 4)
 
-    events = list(LandedEvent.objects.order_by("id"))
+    events = list(landed_events().order_by("id"))
     assert [e.type for e in events] == ["page", "track", "page", "identify"]
     assert {e.anonymous_id for e in events} == {anonymous_id}
     assert [e.user_id for e in events] == ["", "", "", "shop-user-55"]
@@ -110,7 +110,7 @@ def test_snippet_tracks_a_visitor_and_joins_them_on_identify(
     # Leaving the page: a track call made as the page unloads still arrives (sendBeacon).
     page.evaluate("addEventListener('pagehide', function () { guanxi.track('Left checkout') })")
     page.goto("about:blank")
-    wait_for(lambda: LandedEvent.objects.filter(event="Left checkout").exists())
+    wait_for(lambda: landed_events().filter(event="Left checkout").exists())
     context.close()
 
     services.process_landed_events(batch_size=100)
@@ -153,11 +153,11 @@ def test_snippet_retries_a_server_error_and_the_message_is_stored_once(
     page.evaluate("guanxi.track('Added to cart', {sku: 'A-100'})")
     # Playwright's sync API runs route handlers only inside its own calls: wait in the page.
     deadline = time.monotonic() + 10
-    while not LandedEvent.objects.filter(event="Added to cart").exists() and time.monotonic() < deadline:
+    while not landed_events().filter(event="Added to cart").exists() and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     context.close()
 
     assert len(attempts) == 2
     first, second = (json.loads(body) for body in attempts)
     assert first["messageId"] == second["messageId"]
-    assert LandedEvent.objects.filter(event="Added to cart").count() == 1
+    assert landed_events().filter(event="Added to cart").count() == 1

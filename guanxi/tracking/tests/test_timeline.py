@@ -19,6 +19,7 @@ from guanxi.staff.models import User
 from guanxi.tracking import services, timeline
 from guanxi.tracking.messages import clean_body
 from guanxi.tracking.models import Identifier, LandedEvent, Profile, Source
+from guanxi.tracking.tests.factories import landed_events
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +38,7 @@ def land(source: Source, *messages: dict[str, Any]) -> None:
     clean, errors = clean_body({"batch": batch}, endpoint="batch", received_at=now)
     assert errors == []
     services.land_messages(source, clean, now)
+    landed_events()  # unpacked at once, so the test can read the events' ids before processing
 
 
 def page(anonymous_id: str, minutes: float, path: str = "/", **extra: Any) -> dict[str, Any]:

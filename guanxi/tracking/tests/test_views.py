@@ -11,8 +11,9 @@ from guanxi.customers.models import Person
 from guanxi.staff.models import StaffRole, User
 from guanxi.staff.tests.factories import UserFactory
 from guanxi.tracking import services
-from guanxi.tracking.models import Identifier, LandedEvent, Profile, ProfileMerge, Source
+from guanxi.tracking.models import Identifier, Profile, ProfileMerge, Source
 from guanxi.tracking.services.sources import hash_write_key
+from guanxi.tracking.tests.factories import landed_events
 from guanxi.tracking.tests.test_processing import identify, land, track
 
 
@@ -165,4 +166,4 @@ def test_undo_merge_from_the_page(client: Client, admin_user: User, rep: User, s
     assert response.status_code == 302
     merge.refresh_from_db()
     assert merge.status == "undone"
-    assert LandedEvent.objects.count() == 3
+    assert landed_events().count() == 3
