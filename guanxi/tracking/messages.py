@@ -16,7 +16,7 @@ import json
 import uuid
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -57,9 +57,9 @@ class MessageError:
         return {"index": self.index, "field": self.field, "reason": self.reason}
 
 
-@dataclass(frozen=True)
-class CleanMessage:
-    """What the landing table stores for one valid message."""
+class CleanMessage(NamedTuple):
+    """What landing stores for one valid message. (A named tuple: built once per event on the
+    request's time, where a frozen dataclass's field-by-field `__init__` cost twice as much.)"""
 
     message_id: str
     type: str
@@ -68,7 +68,7 @@ class CleanMessage:
     anonymous_id: str
     payload: dict[str, Any]
     timestamp: datetime.datetime
-    payload_json: str = ""  # the payload serialised once, reused by the insert
+    payload_json: bytes = b""  # the payload serialised once, reused by the landing
 
 
 def decode_body(raw: bytes, content_encoding: str, limit: int = MAX_BATCH_BYTES) -> Any:
@@ -121,9 +121,12 @@ def _identifier(message: dict[str, Any], key: str) -> tuple[str, str | None]:
     value = message.get(key)
     if value is None:
         return "", None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):  # a tuple checks faster than a union
         return "", "must be a string"
-    text = value if isinstance(value, str) else str(value)
+    else:
+        text = str(value)
     if len(text) > MAX_ID_LENGTH:
         return "", f"must be at most {MAX_ID_LENGTH} characters"
     if "\x00" in text:
@@ -179,7 +182,8 @@ def clean_message(
         return MessageError(index, "type", f"must be {forced_type} on this endpoint")
     message["type"] = message_type
     for key in OBJECT_FIELDS:
-        if key in message and message[key] is not None and not isinstance(message[key], dict):
+        value = message.get(key)
+        if value is not None and not isinstance(value, dict):
             return MessageError(index, key, "must be a JSON object")
     user_id, problem = _identifier(message, "userId")
     if problem:
@@ -256,7 +260,7 @@ def clean_message(
         anonymous_id=anonymous_id,
         payload=message,
         timestamp=timestamp,
-        payload_json=data.decode(),
+        payload_json=data,
     )
 
 

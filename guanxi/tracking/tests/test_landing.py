@@ -4,6 +4,7 @@ import datetime
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from guanxi.staff.models import User
@@ -143,3 +144,15 @@ def test_an_unpacking_that_fails_leaves_the_batches_whole(monkeypatch: pytest.Mo
     assert not LandedEvent.objects.exists()
     assert services.process_landed_events()["processed"] == 2
     assert LandedEvent.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_batches_are_compressed_with_lz4_on_postgresql() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL column setting")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'messages'",
+            [LandedBatch._meta.db_table],
+        )
+        assert cursor.fetchone() == ("l",)
