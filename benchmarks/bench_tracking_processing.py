@@ -6,7 +6,8 @@ does (`build_messages`: page and track calls of `--visitors` anonymous visitors,
 `services.land_messages` (no HTTP), then in the same process:
 
 (a) baseline: a plain set-based pass over the same rows, batch by batch as processing takes
-    them: read the batch's columns processing reads above the watermark (payload included, so
+    them: unpack the landed batches into events (since 2026-12-02, fourth session, requests
+    land as one row each), read the batch's columns processing reads above the watermark (payload included, so
     the JSON is decoded once) and move the watermark (one UPDATE of the checkpoint row); rolled
     back, so (b) finds the rows unprocessed. (Until 2026-12-02 processing marked each row, and
     this pass marked them too, with one `UPDATE … SET processed_at` of the batch's id range.)
@@ -81,10 +82,14 @@ def baseline(batch_size: int) -> tuple[int, float]:
     from guanxi.tracking.models import LandedEvent, ProcessingCheckpoint
     from guanxi.tracking.services.processing import ROW_FIELDS, processed_up_to
 
+    from guanxi.tracking import services
+
     rows = 0
     started = time.perf_counter()
     with transaction.atomic():
         ProcessingCheckpoint.objects.get_or_create(name="default")
+        while services.unpack_batches(batch_size):
+            pass  # the landed batches into events, as processing does first
         last_id = processed_up_to()
         while True:
             batch = list(

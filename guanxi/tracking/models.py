@@ -125,7 +125,8 @@ class LandedEvent(models.Model):
     would rewrite it and its indexes, which cost processing more than everything else it does.
     """
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: the unique (source, message id) constraint serves look-ups by source.
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events", db_index=False)
     message_id = models.CharField(_("message id"), max_length=100)
     type = models.CharField(_("type"), max_length=10, choices=EventType.choices)
     event = models.CharField(pgettext_lazy("tracking", "event"), max_length=200, blank=True, default="")
