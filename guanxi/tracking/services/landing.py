@@ -165,21 +165,16 @@ def land_for_write_key(
 _EVENT_COLUMNS = "source_id, message_id, type, event, user_id, anonymous_id, payload, received_at, timestamp"
 _EVENTS = LandedEvent._meta.db_table
 # The batches' messages in landing order (batch id, then place in the batch), so event ids keep
-# that order. A message id already stored, or met earlier in these batches, is skipped by
-# `DISTINCT ON` and `NOT EXISTS`, not by `ON CONFLICT DO NOTHING`: its speculative insertion cost
-# a third of the statement's time, and unpacking runs under the processing lock, so nothing
-# else inserts events meanwhile (the unique constraint still stands behind it).
+# that order and the first of two copies of a message id is the one kept. (Skipping stored ids
+# with `DISTINCT ON` and `NOT EXISTS` instead of `ON CONFLICT` measured no faster at 5,000
+# events a statement.)
 _UNPACK_POSTGRESQL = (
     f"WITH taken AS (DELETE FROM {_TABLE} WHERE id = ANY(%s) "  # noqa: S608  -- names from the models, values are parameters
-    "RETURNING id, source_id, received_at, messages), "
-    "firsts AS (SELECT DISTINCT ON (t.source_id, m ->> 0) t.id, x.n, t.source_id, m ->> 0 AS message_id, m, "
-    "t.received_at FROM taken AS t CROSS JOIN LATERAL jsonb_array_elements(t.messages::jsonb) WITH ORDINALITY "
-    "AS x (m, n) ORDER BY t.source_id, m ->> 0, t.id, x.n) "
+    "RETURNING id, source_id, received_at, messages) "
     f"INSERT INTO {_EVENTS} ({_EVENT_COLUMNS}) "
-    "SELECT f.source_id, f.message_id, m ->> 1, m ->> 2, m ->> 3, m ->> 4, m -> 6, f.received_at, "
-    "(m ->> 5)::timestamptz FROM firsts AS f "
-    f"WHERE NOT EXISTS (SELECT 1 FROM {_EVENTS} AS e WHERE e.source_id = f.source_id "
-    "AND e.message_id = f.message_id) ORDER BY f.id, f.n"
+    "SELECT t.source_id, m ->> 0, m ->> 1, m ->> 2, m ->> 3, m ->> 4, m -> 6, t.received_at, (m ->> 5)::timestamptz "
+    "FROM taken AS t CROSS JOIN LATERAL jsonb_array_elements(t.messages::jsonb) WITH ORDINALITY AS x (m, n) "
+    "ORDER BY t.id, x.n ON CONFLICT DO NOTHING"
 )
 _UNPACK_SQLITE = (
     f"INSERT INTO {_EVENTS} ({_EVENT_COLUMNS}) "  # noqa: S608  -- names from the models, values are parameters
@@ -198,7 +193,7 @@ def unpack_batches(limit: int) -> int:
     Only batches committed when this runs are seen, and each is deleted as it is unpacked, so
     there is no watermark to keep here: a batch committed later is taken next time. Callers
     hold the processing lock (`processing._unpack`), so event ids are drawn by one writer at a
-    time and no other transaction inserts the message ids this one checks."""
+    time."""
     taken: list[int] = []
     total = 0
     for pk, count in LandedBatch.objects.order_by("id").values_list("id", "message_count")[: max(limit, 1)]:
