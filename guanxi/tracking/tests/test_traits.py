@@ -146,3 +146,31 @@ def test_context_readers() -> None:
         "social",
         "618",
     )
+
+
+def test_context_readers_cached_paths() -> None:
+    """A context naming only a user agent and a library name take cached paths
+    (`_agent_device`, `_library_kind`); they give what the general paths give."""
+    for _ in range(2):  # the second time from the caches
+        assert context.device_of({"context": {"userAgent": f"  {IPHONE} "}}) == ("mobile", "iOS", "Safari")
+        assert context.device_of(
+            {"context": {"userAgent": CHROME_WINDOWS, "os": {"name": "Windows", "version": 11}}}
+        ) == (
+            "desktop",
+            "Windows 11",
+            "Chrome",
+        )
+        assert context.device_of({"context": {"userAgent": CHROME_WINDOWS, "device": None}}) == (
+            "desktop",
+            "Windows",
+            "Chrome",
+        )
+        assert context.device_of({"context": {"userAgent": 42}}) == ("desktop", "", "")
+        assert context.device_of({"context": {"userAgent": "x" * 2000}}) == ("desktop", "", "")
+        assert context.device_of({"context": {}}) == ("", "", "")
+        assert context.channel({"context": {"library": {"name": " Analytics-iOS "}}}) == "app"
+        assert context.channel({"context": {"library": {"name": "widget.JS"}}}) == "web"
+        assert context.channel({"context": {"library": {"name": "x" * 100 + ".js"}}}) == "server"  # cut at 100
+        assert context.channel({"context": {"library": {"name": 7}}}) == "server"
+        assert context.channel({"context": {"library": {"name": True}}, "type": "page"}) == "web"
+        assert context.location_of({"context": {"location": {"city": " 杭州 ", "country": 86}}}) == ("杭州, 86", "")
