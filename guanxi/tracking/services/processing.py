@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
@@ -60,7 +60,7 @@ from guanxi.tracking.models import (
     Source,
 )
 from guanxi.tracking.services import traits as computed
-from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, update_rows
+from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, json_text, read_json, update_rows
 from guanxi.tracking.services.plans import PlanChecker
 from guanxi.tracking.services.sessions import SessionEvent, assign_sessions
 
@@ -941,6 +941,16 @@ class _Row(NamedTuple):
 ROW_FIELDS = ("id", "source_id", "type", "event", "user_id", "anonymous_id", "timestamp", "payload")
 
 
+def _read_rows(events: QuerySet[LandedEvent]) -> list[_Row]:
+    """The events as `_Row`s, in the queryset's order: the payload read as text and decoded by
+    `bulk_sql.read_json` (Django's JSONField decoder took a fifth of processing's CPU)."""
+    rows = events.annotate(payload_text=json_text("payload")).values_list(*ROW_FIELDS[:-1], "payload_text")
+    return [
+        _Row(pk, source_id, kind, name, user_id, anonymous_id, at, read_json(text))
+        for pk, source_id, kind, name, user_id, anonymous_id, at, text in rows
+    ]
+
+
 def _event_keys(e: _Row) -> list[Key]:
     keys: list[Key] = []
     user_id = _clean_identifier(IdentifierType.USER_ID.value, e.user_id)
@@ -1010,12 +1020,9 @@ def _process_batch(batch_size: int, high_water: int) -> int:
         checkpoint = ProcessingCheckpoint.objects.select_for_update().get(name="default")
         # Locked, the watermark is the one the last committed batch left (another worker may
         # have moved it past `high_water` meanwhile: then the range is empty).
-        events = [
-            _Row(*row)
-            for row in LandedEvent.objects.filter(id__gt=checkpoint.last_event_id, id__lte=high_water)
-            .order_by("id")
-            .values_list(*ROW_FIELDS)[:batch_size]
-        ]
+        events = _read_rows(
+            LandedEvent.objects.filter(id__gt=checkpoint.last_event_id, id__lte=high_water).order_by("id")[:batch_size]
+        )
         if not events:
             return 0
         sources = Source.objects.in_bulk({e.source_id for e in events})
@@ -1168,7 +1175,7 @@ def rebuild_computed_traits(
     deltas: dict[int, computed.TraitDelta] = {pk: computed.TraitDelta() for pk in wanted or ()}
     last_id = 0
     while True:
-        rows = [_Row(*row) for row in events.filter(id__gt=last_id).order_by("id").values_list(*ROW_FIELDS)[:chunk]]
+        rows = _read_rows(events.filter(id__gt=last_id).order_by("id")[:chunk])
         if not rows:
             break
         last_id = rows[-1].pk

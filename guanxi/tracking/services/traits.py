@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from guanxi.tracking import context
 from guanxi.tracking.models import ComputedTraits
-from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, update_rows
+from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, json_text, read_json, update_rows
 
 MAX_KEPT = 100  # products and categories kept per profile, the most viewed
 
@@ -147,6 +147,7 @@ def delta_of(row: ComputedTraits) -> TraitDelta:
     return delta
 
 
+JSON_FIELDS = ("products", "categories", "channels")
 UPSERT_FIELDS = [
     "event_count",
     "session_count",
@@ -165,6 +166,8 @@ UPSERT_FIELDS = [
     "context_at",
     "updated_at",
 ]
+# Positions of the JSON columns in a read row (profile id first, then UPSERT_FIELDS).
+JSON_COLUMNS = frozenset(n for n, name in enumerate(["profile_id", *UPSERT_FIELDS]) if name in JSON_FIELDS)
 
 
 def save_deltas(deltas: Mapping[int, TraitDelta], fresh: Collection[int] = ()) -> None:
@@ -174,11 +177,15 @@ def save_deltas(deltas: Mapping[int, TraitDelta], fresh: Collection[int] = ()) -
     holds the processing lock, so nobody writes these rows in between)."""
     profile_ids = sorted(deltas)
     now = timezone.now()
-    columns = ["profile_id", *UPSERT_FIELDS[:-1]]
+    # The JSON columns are read as text and decoded by `read_json` (Django's decoder per value
+    # cost more than the rest of the read).
+    columns = [f"{name}_text" if name in JSON_FIELDS else name for name in ["profile_id", *UPSERT_FIELDS[:-1]]]
+    texts = {f"{name}_text": json_text(name) for name in JSON_FIELDS}
     stored: dict[int, TraitValues] = {}
     for chunk in in_chunks([pk for pk in profile_ids if pk not in fresh]):
-        for values in ComputedTraits.objects.filter(profile_id__in=chunk).values_list(*columns):
-            stored[values[0]] = TraitValues(*values)
+        for values in ComputedTraits.objects.filter(profile_id__in=chunk).annotate(**texts).values_list(*columns):
+            decoded = [read_json(value) if n in JSON_COLUMNS else value for n, value in enumerate(values)]
+            stored[values[0]] = TraitValues(*decoded)
     new: list[TraitValues] = []
     for profile_id in profile_ids:
         row = stored.get(profile_id)
