@@ -146,6 +146,8 @@ def _agent_device(agent: str) -> tuple[str, str, str]:
 def location_of(payload: dict[str, Any]) -> tuple[str, str]:
     """("city, region, country" as `context.location` gives it, IP address)."""
     context = context_of(payload)
+    if "location" not in context:  # most events name an IP only
+        return "", _text(context.get("ip"), 64)
     place = _dict(context.get("location"))
     parts = [_text(place.get(key), 60) for key in ("city", "region", "country")]
     return ", ".join(part for part in parts if part)[:200], _text(context.get("ip"), 64)

@@ -29,7 +29,7 @@ from guanxi.tracking.models import (
     Source,
 )
 from guanxi.tracking.queries import session_events
-from guanxi.tracking.services import bulk_sql
+from guanxi.tracking.services import bulk_sql, processing
 from guanxi.tracking.services.processing import pending_filter
 from guanxi.tracking.tests.factories import SourceFactory
 from guanxi.tracking.tests.test_processing import identify, ids_of, land, profile_of, track
@@ -366,3 +366,22 @@ def test_the_document_keeps_every_datetime_instant_and_value(db: None) -> None:
         None,
     ]
     assert json.loads(bulk_sql._document({"wide": 2**70})) == {"wide": 2**70}
+
+
+def test_identifier_cleaning() -> None:
+    for value in ["", "  ", "0", "-0-", "00-00", " 000 ", "NULL", "[object Object]"]:
+        assert processing.is_placeholder(value), value
+    for value in ["0a", "a-0", "1", "-0-1", "anon-1"]:
+        assert not processing.is_placeholder(value), value
+    clean = processing._clean_identifier
+    assert clean("user_id", "  u1 ") == "u1"
+    assert clean("user_id", 42) == "42"
+    assert clean("user_id", 4.5) == "4.5"
+    assert clean("user_id", 0) is None
+    assert clean("user_id", True) is None
+    assert clean("user_id", None) is None
+    assert clean("user_id", ["u1"]) is None
+    assert clean("user_id", "x" * 256) is None
+    assert clean("anonymous_id", "x" * 255) == "x" * 255
+    assert clean("email", " Ann@Example.COM ") == "ann@example.com"
+    assert clean("email", "not an e-mail") is None

@@ -174,3 +174,12 @@ def test_context_readers_cached_paths() -> None:
         assert context.channel({"context": {"library": {"name": 7}}}) == "server"
         assert context.channel({"context": {"library": {"name": True}}, "type": "page"}) == "web"
         assert context.location_of({"context": {"location": {"city": " 杭州 ", "country": 86}}}) == ("杭州, 86", "")
+
+
+def test_location_readers() -> None:
+    assert context.location_of({"context": {"ip": " 10.0.0.1 "}}) == ("", "10.0.0.1")
+    assert context.location_of({"context": {"ip": 7}}) == ("", "7")
+    assert context.location_of({"context": {"location": None, "ip": "10.0.0.1"}}) == ("", "10.0.0.1")
+    assert context.location_of({"context": {"location": {"region": "浙江", "country": "CN"}}}) == ("浙江, CN", "")
+    assert context.location_of({"context": "junk"}) == ("", "")
+    assert context.location_of({}) == ("", "")
