@@ -25,7 +25,7 @@ import datetime
 import gc
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -899,9 +899,9 @@ def _needs_rules(event_type: str, keys: list[Key], graph: _Graph) -> bool:
     """Whether an event can take the bulk path: one known profile, or one new identifier."""
     if event_type in ("identify", "alias"):
         return True
-    owners = {graph.profile_of(key) if key not in graph.new else -1 for key in keys}
-    if len(keys) == 1:
+    if len(keys) <= 1:  # most events: the caller looks the one owner up itself
         return False
+    owners = {graph.profile_of(key) if key not in graph.new else -1 for key in keys}
     return None in owners or -1 in owners or len(owners) > 1
 
 
@@ -963,6 +963,20 @@ def _event_keys(e: _Row) -> list[Key]:
     if anonymous_id:
         keys.append((IdentifierType.ANONYMOUS_ID.value, anonymous_id))
     return keys
+
+
+def _keys_per_event(events: Sequence[_Row]) -> list[list[Key]]:
+    """`_event_keys` of each event, cleaned once per (user id, anonymous id) pair: a visitor
+    sends several events a batch. Events of a pair share one list, which nobody changes."""
+    found: dict[tuple[str, str], list[Key]] = {}
+    per_event: list[list[Key]] = []
+    for e in events:
+        pair = (e.user_id, e.anonymous_id)
+        keys = found.get(pair)
+        if keys is None:
+            keys = found[pair] = _event_keys(e)
+        per_event.append(keys)
+    return per_event
 
 
 # Landings in flight (PostgreSQL): the writers holding ROW EXCLUSIVE on the landed table.
@@ -1030,7 +1044,7 @@ def _process_batch(batch_size: int, high_water: int) -> int:
             return 0
         sources = Source.objects.in_bulk({e.source_id for e in events})
         graph = _Graph()
-        per_event = [_event_keys(e) for e in events]
+        per_event = _keys_per_event(events)
         # What the identity rules will ask about, read for the whole batch at once: the
         # identify calls' trait identifiers and contacts' e-mails, and the identifiers already
         # held by the profiles identify and alias events name.
@@ -1182,7 +1196,7 @@ def rebuild_computed_traits(
         if not rows:
             break
         last_id = rows[-1].pk
-        per_event = [_event_keys(e) for e in rows]
+        per_event = _keys_per_event(rows)
         graph.prefetch(key for keys in per_event for key in keys)
         for e, keys in zip(rows, per_event, strict=True):
             profile_id = _event_profile(graph, keys) if keys else None

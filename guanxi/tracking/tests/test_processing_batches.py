@@ -385,3 +385,19 @@ def test_identifier_cleaning() -> None:
     assert clean("anonymous_id", "x" * 255) == "x" * 255
     assert clean("email", " Ann@Example.COM ") == "ann@example.com"
     assert clean("email", "not an e-mail") is None
+
+
+def test_keys_per_event_cleans_each_pair_of_ids_once() -> None:
+    def row(pk: int, user_id: str, anonymous_id: str) -> processing._Row:
+        return processing._Row(pk, 1, "track", "Viewed", user_id, anonymous_id, T0, {})
+
+    rows = [row(1, "u1", "a1"), row(2, "", "a1"), row(3, "u1", "a1"), row(4, "null", " a2 "), row(5, "", "")]
+    per_event = processing._keys_per_event(rows)
+    assert per_event == [
+        [("user_id", "u1"), ("anonymous_id", "a1")],
+        [("anonymous_id", "a1")],
+        [("user_id", "u1"), ("anonymous_id", "a1")],
+        [("anonymous_id", "a2")],
+        [],
+    ]
+    assert per_event[0] is per_event[2]  # one cleaning for the pair
