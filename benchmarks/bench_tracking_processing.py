@@ -79,10 +79,9 @@ def baseline(batch_size: int) -> tuple[int, float]:
     """Read each batch of unprocessed rows once and move the watermark past it; rolled back."""
     from django.db import transaction
 
-    from guanxi.tracking.models import LandedEvent, ProcessingCheckpoint
-    from guanxi.tracking.services.processing import ROW_FIELDS, processed_up_to
-
     from guanxi.tracking import services
+    from guanxi.tracking.models import LandedEvent, ProcessingCheckpoint
+    from guanxi.tracking.services.processing import _read_rows, processed_up_to
 
     rows = 0
     started = time.perf_counter()
@@ -92,12 +91,11 @@ def baseline(batch_size: int) -> tuple[int, float]:
             pass  # the landed batches into events, as processing does first
         last_id = processed_up_to()
         while True:
-            batch = list(
-                LandedEvent.objects.filter(id__gt=last_id).order_by("id").values_list(*ROW_FIELDS)[:batch_size]
-            )
+            # Read and decoded as processing reads them (payload as text, decoded by orjson).
+            batch = _read_rows(LandedEvent.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
             if not batch:
                 break
-            last_id = batch[-1][0]
+            last_id = batch[-1].pk
             rows += len(batch)
             ProcessingCheckpoint.objects.filter(name="default").update(last_event_id=last_id)
         elapsed = time.perf_counter() - started

@@ -25,6 +25,8 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _text(value: Any, limit: int) -> str:
+    if type(value) is str:  # most values: the general test below costs three times as much
+        return value.strip()[:limit]
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return ""
     return str(value).strip()[:limit]
@@ -38,14 +40,23 @@ def channel(payload: dict[str, Any]) -> str:
     """web, app or server: an app context or a mobile library is an app, a page context or a
     browser library the web, anything else (the server SDKs, imports) a server."""
     context = context_of(payload)
-    library = _text(_dict(context.get("library")).get("name"), 100).lower()
-    if context.get("app") or any(name in library for name in APP_LIBRARIES):
+    name = _dict(context.get("library")).get("name")
+    app, web = _library_kind(name) if type(name) is str else _library_kind(_text(name, 100))
+    if context.get("app") or app:
         return "app"
-    if context.get("page") or library in WEB_LIBRARIES or library.endswith(".js") or payload.get("type") == "page":
+    if context.get("page") or web or payload.get("type") == "page":
         return "web"
     if payload.get("type") == "screen":
         return "app"
     return "server"
+
+
+@functools.lru_cache(maxsize=1024)
+def _library_kind(name: str) -> tuple[bool, bool]:
+    """Whether a library name is a mobile one, and whether a browser one. Cached: a source sends
+    a handful of names, and the tests below cost more than the rest of `channel`."""
+    library = _text(name, 100).lower()
+    return any(app in library for app in APP_LIBRARIES), library in WEB_LIBRARIES or library.endswith(".js")
 
 
 def page_of(payload: dict[str, Any]) -> tuple[str, str]:
@@ -111,6 +122,9 @@ def parse_user_agent(agent: str) -> tuple[str, str, str]:
 def device_of(payload: dict[str, Any]) -> tuple[str, str, str]:
     """(device, os, browser): `context.device` and `context.os` as sent, the user agent for the rest."""
     context = context_of(payload)
+    agent = context.get("userAgent")
+    if "device" not in context and "os" not in context and type(agent) is str:
+        return _agent_device(agent)
     device_info, os_info = _dict(context.get("device")), _dict(context.get("os"))
     ua_device, ua_os, ua_browser = parse_user_agent(_text(context.get("userAgent"), 1000))
     device = " ".join(
@@ -121,9 +135,19 @@ def device_of(payload: dict[str, Any]) -> tuple[str, str, str]:
     return device[:100], (system or ua_os)[:100], ua_browser
 
 
+@functools.lru_cache(maxsize=4096)
+def _agent_device(agent: str) -> tuple[str, str, str]:
+    """`device_of` a context naming only a user agent (a browser's): cached by the agent, as
+    visitors share a few thousand at most and the general path costs ten times the look-up."""
+    device, system, browser = parse_user_agent(_text(agent, 1000))
+    return device[:100], system[:100], browser
+
+
 def location_of(payload: dict[str, Any]) -> tuple[str, str]:
     """("city, region, country" as `context.location` gives it, IP address)."""
     context = context_of(payload)
+    if "location" not in context:  # most events name an IP only
+        return "", _text(context.get("ip"), 64)
     place = _dict(context.get("location"))
     parts = [_text(place.get(key), 60) for key in ("city", "region", "country")]
     return ", ".join(part for part in parts if part)[:200], _text(context.get("ip"), 64)

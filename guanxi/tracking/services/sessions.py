@@ -67,26 +67,17 @@ class _Stored:
     page_views: int
 
 
-def _attributes(event: SessionEvent) -> dict[str, Any]:
-    """Where a visit came from, read from its earliest event."""
-    page, referrer = context.page_of(event.payload)
-    utm_source, utm_medium, utm_campaign = context.campaign_of(event.payload)
-    device, system, browser = context.device_of(event.payload)
-    location, ip = context.location_of(event.payload)
-    return {
-        "source_id": event.source_id,
-        "first_page": page,
-        "referrer": referrer,
-        "utm_source": utm_source,
-        "utm_medium": utm_medium,
-        "utm_campaign": utm_campaign,
-        "channel": context.channel(event.payload),
-        "device": device,
-        "os": system,
-        "browser": browser,
-        "location": location,
-        "ip": ip,
-    }
+def _attributes(event: SessionEvent) -> tuple[Any, ...]:
+    """Where a visit came from, read from its earliest event: the values of ATTRIBUTE_FIELDS."""
+    payload = event.payload
+    return (
+        event.source_id,
+        *context.page_of(payload),  # first page, referrer
+        *context.campaign_of(payload),  # UTM source, medium, campaign
+        context.channel(payload),
+        *context.device_of(payload),  # device, os, browser
+        *context.location_of(payload),  # location, ip
+    )
 
 
 SPAN_FIELDS = ("started_at", "ended_at", "event_count", "page_views")
@@ -184,12 +175,29 @@ def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
         visit.end = micros
         visit.events.append(event)
 
-    created: list[tuple[int, dict[str, Any]]] = []  # (profile, row values)
+    created: list[tuple[Any, ...]] = []  # (profile, *SPAN_FIELDS, *ATTRIBUTE_FIELDS)
     spans: list[tuple[int, datetime.datetime, datetime.datetime, int, int]] = []
-    restarted: list[tuple[int, dict[str, Any]]] = []  # stored sessions that now start with a new event
+    restarted: list[tuple[Any, ...]] = []  # stored sessions that now start with a new event: (pk, *ATTRIBUTE_FIELDS)
     absorbed: dict[int, list[int]] = {}  # surviving session → sessions joined into it
     for profile_id, items in visits.items():
-        items.extend(_Visit(s.start, s.end, stored=s) for s in stored.get(profile_id, []))
+        near = stored.get(profile_id)
+        if not near and len(items) == 1:
+            # Most profiles: one visit and no stored session near it, so a session of its own
+            # (what the clustering below gives, without its lists).
+            visit = items[0]
+            created.append(
+                (
+                    profile_id,
+                    _time(visit.start),
+                    _time(visit.end),
+                    len(visit.events),
+                    _page_views(visit.events),
+                    *_attributes(visit.events[0]),
+                )
+            )
+            result.new_sessions[profile_id] = 1
+            continue
+        items.extend(_Visit(s.start, s.end, stored=s) for s in near or ())
         if len(items) > 1:
             items.sort(key=lambda item: (item.start, item.stored is None))
         clusters: list[list[_Visit]] = []
@@ -212,19 +220,14 @@ def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
             first_new = next(item for item in cluster if item.stored is None)
             views = _page_views(new_events)
             if not sessions:
-                values = {
-                    "started_at": _time(start),
-                    "ended_at": _time(end),
-                    "event_count": len(new_events),
-                    "page_views": views,
-                    **_attributes(first_new.events[0]),
-                }
-                created.append((profile_id, values))
+                created.append(
+                    (profile_id, _time(start), _time(end), len(new_events), views, *_attributes(first_new.events[0]))
+                )
                 added += 1
                 continue
             survivor, others = sessions[0], sessions[1:]
             if first_new.start < survivor.start:
-                restarted.append((survivor.pk, _attributes(first_new.events[0])))
+                restarted.append((survivor.pk, *_attributes(first_new.events[0])))
             spans.append(
                 (
                     survivor.pk,
@@ -240,20 +243,9 @@ def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
         if added:
             result.new_sessions[profile_id] = added
 
-    insert_rows(
-        Session,
-        ["profile_id", *SPAN_FIELDS, *ATTRIBUTE_FIELDS],
-        [
-            (profile_id, *(values[name] for name in SPAN_FIELDS), *(values[name] for name in ATTRIBUTE_FIELDS))
-            for profile_id, values in created
-        ],
-    )
+    insert_rows(Session, ["profile_id", *SPAN_FIELDS, *ATTRIBUTE_FIELDS], created)
     update_rows(Session, SPAN_FIELDS, spans)
-    update_rows(
-        Session,
-        ATTRIBUTE_FIELDS,
-        [(pk, *(values[name] for name in ATTRIBUTE_FIELDS)) for pk, values in restarted],
-    )
+    update_rows(Session, ATTRIBUTE_FIELDS, restarted)
     joined = sorted(pk for others in absorbed.values() for pk in others)
     if joined:
         Session.objects.filter(pk__in=joined).delete()

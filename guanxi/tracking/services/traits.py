@@ -2,8 +2,9 @@
 
 Processing adds each batch's events to a `TraitDelta` per profile, then writes the profiles'
 `ComputedTraits` rows: one read of the stored rows (none for profiles the batch created), then
-one multi-row UPDATE and one INSERT (`bulk_sql`: per batch on PostgreSQL, per 500 rows on
-SQLite). The capped top-100 product and category counts are merged in Python, not in SQL, so
+multi-row UPDATEs (one for the rows whose viewed products or categories change, one without
+those columns for the rest) and one INSERT (`bulk_sql`: per batch on PostgreSQL, per 500 rows
+on SQLite). The capped top-100 product and category counts are merged in Python, not in SQL, so
 the rule lives in one place (`apply_delta`). A merge adds the merged profile's row into the
 target's; an undo and `process_events --rebuild-traits` recompute rows from the events
 themselves (`processing.rebuild_computed_traits`).
@@ -13,8 +14,9 @@ tracking does not read `commerce` (the two apps are independent layers).
 """
 
 import datetime
+import operator
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -23,7 +25,7 @@ from django.utils import timezone
 
 from guanxi.tracking import context
 from guanxi.tracking.models import ComputedTraits
-from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, update_rows
+from guanxi.tracking.services.bulk_sql import in_chunks, insert_rows, json_text, read_json, update_rows
 
 MAX_KEPT = 100  # products and categories kept per profile, the most viewed
 
@@ -165,39 +167,58 @@ UPSERT_FIELDS = [
     "context_at",
     "updated_at",
 ]
+# Written only for the rows whose delta counts products or categories: the others keep theirs,
+# so they are neither decoded nor sent back (up to MAX_KEPT entries each).
+VIEWED_FIELDS = ("products", "categories")
+COUNTER_FIELDS = [name for name in UPSERT_FIELDS if name not in VIEWED_FIELDS]
+JSON_FIELDS = (*VIEWED_FIELDS, "channels")
+# What the read gives: TraitValues' fields in order, the JSON ones as text.
+READ_COLUMNS = ["profile_id", *(f"{name}_text" if name in JSON_FIELDS else name for name in UPSERT_FIELDS[:-1])]
+PRODUCTS, CATEGORIES, CHANNELS = (READ_COLUMNS.index(f"{name}_text") for name in JSON_FIELDS)
 
 
 def save_deltas(deltas: Mapping[int, TraitDelta], fresh: Collection[int] = ()) -> None:
     """Add each profile's delta to its stored row: one read (`bulk_sql.in_chunks`) of the rows
     of the profiles not known to be `fresh` (created by the caller's transaction, so without a
     row), then multi-row UPDATEs of the stored rows and INSERTs of the new ones (the caller
-    holds the processing lock, so nobody writes these rows in between)."""
+    holds the processing lock, so nobody writes these rows in between). JSON columns are read
+    as text and decoded by `read_json` (Django's decoder cost more than the rest of the read),
+    the viewed products and categories only where the delta changes them."""
     profile_ids = sorted(deltas)
     now = timezone.now()
-    columns = ["profile_id", *UPSERT_FIELDS[:-1]]
     stored: dict[int, TraitValues] = {}
+    viewed: dict[int, tuple[str, str]] = {}  # the stored products and categories, as text
+    rows = ComputedTraits.objects.annotate(**{f"{name}_text": json_text(name) for name in JSON_FIELDS})
     for chunk in in_chunks([pk for pk in profile_ids if pk not in fresh]):
-        for values in ComputedTraits.objects.filter(profile_id__in=chunk).values_list(*columns):
-            stored[values[0]] = TraitValues(*values)
+        for values in rows.filter(profile_id__in=chunk).values_list(*READ_COLUMNS):
+            read = list(values)
+            viewed[read[0]] = (read[PRODUCTS], read[CATEGORIES])
+            read[PRODUCTS], read[CATEGORIES], read[CHANNELS] = {}, {}, read_json(read[CHANNELS])
+            stored[read[0]] = TraitValues(*read)
     new: list[TraitValues] = []
+    changed: list[TraitValues] = []  # stored rows whose products or categories change
+    kept: list[TraitValues] = []
     for profile_id in profile_ids:
+        delta = deltas[profile_id]
         row = stored.get(profile_id)
         if row is None:
             row = TraitValues(profile_id)
             new.append(row)
-        apply_delta(row, deltas[profile_id]).updated_at = now
-    write(stored.values(), new)
+        elif delta.products or delta.categories:
+            products, categories = viewed[profile_id]
+            row.products, row.categories = read_json(products), read_json(categories)
+            changed.append(row)
+        else:
+            kept.append(row)
+        apply_delta(row, delta).updated_at = now
+    update_rows(ComputedTraits, UPSERT_FIELDS, [_ROW_VALUES(r) for r in changed])
+    update_rows(ComputedTraits, COUNTER_FIELDS, [_COUNTER_VALUES(r) for r in kept])
+    insert_rows(ComputedTraits, ["profile_id", *UPSERT_FIELDS], [_ROW_VALUES(r) for r in new])
 
 
-def write(stored: Iterable[TraitValues], new: Iterable[TraitValues]) -> None:
-    update_rows(
-        ComputedTraits, UPSERT_FIELDS, [(r.profile_id, *(getattr(r, f) for f in UPSERT_FIELDS)) for r in stored]
-    )
-    insert_rows(
-        ComputedTraits,
-        ["profile_id", *UPSERT_FIELDS],
-        [(r.profile_id, *(getattr(r, f) for f in UPSERT_FIELDS)) for r in new],
-    )
+# A row's values in column order, read in C (a generator of `getattr` a field cost more).
+_ROW_VALUES = operator.attrgetter("profile_id", *UPSERT_FIELDS)
+_COUNTER_VALUES = operator.attrgetter("profile_id", *COUNTER_FIELDS)
 
 
 def merge_traits(from_id: int, into_id: int) -> None:

@@ -2,7 +2,9 @@
 merges), the caches the identity rules read within a batch, and the multi-row SQL helpers."""
 
 import datetime
+import json
 import re
+import zoneinfo
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +29,7 @@ from guanxi.tracking.models import (
     Source,
 )
 from guanxi.tracking.queries import session_events
-from guanxi.tracking.services import bulk_sql
+from guanxi.tracking.services import bulk_sql, processing
 from guanxi.tracking.services.processing import pending_filter
 from guanxi.tracking.tests.factories import SourceFactory
 from guanxi.tracking.tests.test_processing import identify, ids_of, land, profile_of, track
@@ -292,3 +294,110 @@ def test_a_batch_moves_the_watermark_and_never_writes_an_event(source: Source, e
     )
     (session,) = Session.objects.filter(profile=profile_of("anonymous_id", "a1"))
     assert session_events(session).count() == events
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and writing JSON with orjson: the same values as the standard library
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": "track", "properties": {"sku": "S1", "price": 12.5, "n": 3}, "name": "王 \\"q\\""}',
+        '{"id": 123456789012345678901234}',  # beyond 64 bits: orjson would read a float
+        '{"id": "123456789012345678901234"}',  # a run of digits in a string goes the slow way too
+        '{"big": 18446744073709551615, "small": -9223372036854775808}',
+        '{"x": NaN, "y": Infinity}',  # orjson refuses these; SQLite may hold them
+        '"\\ud800"',  # a lone escaped surrogate
+        '{"a": 1, "a": 2}',
+        "[]",
+        "null",
+        "not json",
+        "",
+    ],
+)
+def test_read_json_reads_what_djangos_json_field_reads(text: str) -> None:
+    expected = models_json_field().from_db_value(text, None, connection)
+    found = bulk_sql.read_json(text)
+    assert repr(found) == repr(expected)  # repr: NaN is not equal to itself
+    assert type(found) is type(expected)
+
+
+def models_json_field() -> Any:
+    return LandedEvent._meta.get_field("payload")
+
+
+def test_read_json_of_null() -> None:
+    assert bulk_sql.read_json(None) is None
+
+
+def test_a_payload_with_a_wide_integer_is_processed_as_written(source: Source) -> None:
+    """Read through orjson, a 24-digit product id would come back as a float and be counted
+    under "1.2345678901234568e+23"."""
+    land(source, track("a1", event="Product Viewed", properties={"product_id": 123456789012345678901234}))
+    process_all()
+    assert traits_of(profile_of("anonymous_id", "a1")).products == {"123456789012345678901234": 1}
+
+
+def test_the_document_keeps_every_datetime_instant_and_value(db: None) -> None:
+    """orjson writes UTC datetimes itself; others (an offset with seconds, which orjson would
+    cut to minutes) and integers beyond 64 bits go through `isoformat` and the standard library."""
+    base = datetime.datetime(2025, 6, 1, 9, 0, 0, 123456, tzinfo=datetime.UTC)
+    odd = datetime.timezone(datetime.timedelta(hours=5, minutes=30, seconds=15))
+    values = [
+        base,
+        base.astimezone(zoneinfo.ZoneInfo("UTC")),
+        base.astimezone(datetime.timezone(datetime.timedelta(hours=8))),
+        base.astimezone(odd),
+        base.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")),
+    ]
+    ids = _profiles(len(values))
+    bulk_sql.update_rows(Profile, ["first_seen"], [(pk, value) for pk, value in zip(ids, values, strict=True)])
+    stored = dict(Profile.objects.filter(pk__in=ids).values_list("pk", "first_seen"))
+    assert [stored[pk] for pk in ids] == [base] * len(values)
+    bulk_sql.update_rows(Profile, ["traits"], [(ids[0], {"wide": 2**70, "name": "王"}), (ids[1], {"n": 1})])
+    traits = dict(Profile.objects.filter(pk__in=ids[:2]).values_list("pk", "traits"))
+    assert traits == {ids[0]: {"wide": 2**70, "name": "王"}, ids[1]: {"n": 1}}
+    prepared = [bulk_sql._pg_datetime(value) for value in [*values, None]]
+    assert json.loads(bulk_sql._document([1, "王", *prepared])) == [
+        1,
+        "王",
+        *(value.isoformat() for value in values),
+        None,
+    ]
+    assert json.loads(bulk_sql._document({"wide": 2**70})) == {"wide": 2**70}
+
+
+def test_identifier_cleaning() -> None:
+    for value in ["", "  ", "0", "-0-", "00-00", " 000 ", "NULL", "[object Object]"]:
+        assert processing.is_placeholder(value), value
+    for value in ["0a", "a-0", "1", "-0-1", "anon-1"]:
+        assert not processing.is_placeholder(value), value
+    clean = processing._clean_identifier
+    assert clean("user_id", "  u1 ") == "u1"
+    assert clean("user_id", 42) == "42"
+    assert clean("user_id", 4.5) == "4.5"
+    assert clean("user_id", 0) is None
+    assert clean("user_id", True) is None
+    assert clean("user_id", None) is None
+    assert clean("user_id", ["u1"]) is None
+    assert clean("user_id", "x" * 256) is None
+    assert clean("anonymous_id", "x" * 255) == "x" * 255
+    assert clean("email", " Ann@Example.COM ") == "ann@example.com"
+    assert clean("email", "not an e-mail") is None
+
+
+def test_keys_per_event_cleans_each_pair_of_ids_once() -> None:
+    def row(pk: int, user_id: str, anonymous_id: str) -> processing._Row:
+        return processing._Row(pk, 1, "track", "Viewed", user_id, anonymous_id, T0, {})
+
+    rows = [row(1, "u1", "a1"), row(2, "", "a1"), row(3, "u1", "a1"), row(4, "null", " a2 "), row(5, "", "")]
+    per_event = processing._keys_per_event(rows)
+    assert per_event == [
+        [("user_id", "u1"), ("anonymous_id", "a1")],
+        [("anonymous_id", "a1")],
+        [("user_id", "u1"), ("anonymous_id", "a1")],
+        [("anonymous_id", "a2")],
+        [],
+    ]
+    assert per_event[0] is per_event[2]  # one cleaning for the pair

@@ -220,3 +220,65 @@ def test_stored_sessions_match_the_engine_rule_whatever_the_arrival_order(times:
     profile = profile_of("anonymous_id", anonymous_id)
     assert spans(profile.pk) == expected
     assert ComputedTraits.objects.get(profile=profile).session_count == len(expected)
+
+
+ATTRIBUTES = [
+    "first_page",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "channel",
+    "device",
+    "os",
+    "browser",
+    "location",
+    "ip",
+]
+
+
+def test_every_attribute_of_a_new_and_a_restarted_session(source: Source) -> None:
+    """A profile's only visit (the common case, written without clustering) and a stored
+    session a late event restarts take every attribute from their earliest event."""
+    full: dict[str, Any] = {
+        "campaign": {"source": "wx", "medium": "social", "name": "618"},
+        "userAgent": IPHONE,
+        "location": {"city": "Hangzhou", "country": "CN"},
+        "ip": "10.0.0.9",
+    }
+    land(source, page("a1", 0, **full), track("a1", timestamp=at(5)), page("b1", 0), page("b1", 10))
+    process()
+    (first,) = Session.objects.filter(profile=profile_of("anonymous_id", "a1"))
+    assert (first.started_at, first.ended_at, first.event_count, first.page_views) == (minutes(0), minutes(5), 2, 1)
+    assert first.source_id == source.pk
+    assert tuple(getattr(first, name) for name in ATTRIBUTES) == (
+        "https://shop.example/",
+        "https://search.example/?q=tea",
+        "wx",
+        "social",
+        "618",
+        "web",
+        "mobile",
+        "iOS",
+        "Safari",
+        "Hangzhou, CN",
+        "10.0.0.9",
+    )
+    land(source, page("b1", -20, url="https://shop.example/late", **full))
+    process()
+    (restarted,) = Session.objects.filter(profile=profile_of("anonymous_id", "b1"))
+    assert (restarted.started_at, restarted.ended_at, restarted.event_count) == (minutes(-20), minutes(10), 3)
+    assert tuple(getattr(restarted, name) for name in ATTRIBUTES) == (
+        "https://shop.example/late",
+        "https://search.example/?q=tea",
+        "wx",
+        "social",
+        "618",
+        "web",
+        "mobile",
+        "iOS",
+        "Safari",
+        "Hangzhou, CN",
+        "10.0.0.9",
+    )
+    assert ComputedTraits.objects.get(profile=profile_of("anonymous_id", "b1")).session_count == 1

@@ -6,6 +6,8 @@ from io import StringIO
 from typing import Any
 
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from guanxi.customers.models import Person
 from guanxi.staff.models import User
@@ -146,3 +148,88 @@ def test_context_readers() -> None:
         "social",
         "618",
     )
+
+
+def test_context_readers_cached_paths() -> None:
+    """A context naming only a user agent and a library name take cached paths
+    (`_agent_device`, `_library_kind`); they give what the general paths give."""
+    for _ in range(2):  # the second time from the caches
+        assert context.device_of({"context": {"userAgent": f"  {IPHONE} "}}) == ("mobile", "iOS", "Safari")
+        assert context.device_of(
+            {"context": {"userAgent": CHROME_WINDOWS, "os": {"name": "Windows", "version": 11}}}
+        ) == (
+            "desktop",
+            "Windows 11",
+            "Chrome",
+        )
+        assert context.device_of({"context": {"userAgent": CHROME_WINDOWS, "device": None}}) == (
+            "desktop",
+            "Windows",
+            "Chrome",
+        )
+        assert context.device_of({"context": {"userAgent": 42}}) == ("desktop", "", "")
+        assert context.device_of({"context": {"userAgent": "x" * 2000}}) == ("desktop", "", "")
+        assert context.device_of({"context": {}}) == ("", "", "")
+        assert context.channel({"context": {"library": {"name": " Analytics-iOS "}}}) == "app"
+        assert context.channel({"context": {"library": {"name": "widget.JS"}}}) == "web"
+        assert context.channel({"context": {"library": {"name": "x" * 100 + ".js"}}}) == "server"  # cut at 100
+        assert context.channel({"context": {"library": {"name": 7}}}) == "server"
+        assert context.channel({"context": {"library": {"name": True}}, "type": "page"}) == "web"
+        assert context.location_of({"context": {"location": {"city": " 杭州 ", "country": 86}}}) == ("杭州, 86", "")
+
+
+def test_location_readers() -> None:
+    assert context.location_of({"context": {"ip": " 10.0.0.1 "}}) == ("", "10.0.0.1")
+    assert context.location_of({"context": {"ip": 7}}) == ("", "7")
+    assert context.location_of({"context": {"location": None, "ip": "10.0.0.1"}}) == ("", "10.0.0.1")
+    assert context.location_of({"context": {"location": {"region": "浙江", "country": "CN"}}}) == ("浙江, CN", "")
+    assert context.location_of({"context": "junk"}) == ("", "")
+    assert context.location_of({}) == ("", "")
+
+
+def traits_updates() -> list[str]:
+    """Process what is landed; the UPDATE statements of computed traits it ran."""
+    with CaptureQueriesContext(connection) as queries_run:
+        process()
+    return [q["sql"] for q in queries_run.captured_queries if q["sql"].startswith('UPDATE "tracking_computedtraits"')]
+
+
+def test_a_batch_without_products_keeps_the_stored_ones_and_agrees_with_a_rebuild(source: Source) -> None:
+    """Rows whose delta views no product are updated without their products and categories
+    (neither decoded nor sent back); the others with them."""
+    events = shopper_events()
+    land(source, *events[:4])
+    process()
+    land(source, page("a1", 30), events[6])  # a page without a product, an order
+    with CaptureQueriesContext(connection) as queries_run:
+        process()
+    updates = [
+        q["sql"] for q in queries_run.captured_queries if q["sql"].startswith('UPDATE "tracking_computedtraits"')
+    ]
+    assert len(updates) == 1
+    assert '"products"' not in updates[0]
+    assert '"event_count"' in updates[0]
+    profile = profile_of("anonymous_id", "a1")
+    traits = ComputedTraits.objects.get(profile=profile)
+    assert (traits.products, traits.categories) == ({"P1": 2, "S2": 1}, {"Tea": 2, "Porcelain": 1})
+    assert (traits.event_count, traits.page_views, traits.product_views) == (6, 3, 3)
+    assert (traits.order_count, traits.revenue, traits.channels) == (1, Decimal("100.50"), ["web"])
+    fields = ["event_count", "session_count", "page_views", "product_views", "products", "categories"]
+    fields += ["order_count", "revenue", "last_order_at", "channels", "device", "os", "browser", "location"]
+    before = {name: getattr(traits, name) for name in fields}
+    land(source, event("a1", "Product Viewed", 40, product_id="P9", category="Tea"))
+    with CaptureQueriesContext(connection) as queries_run:
+        process()
+    updates = [
+        q["sql"] for q in queries_run.captured_queries if q["sql"].startswith('UPDATE "tracking_computedtraits"')
+    ]
+    assert len(updates) == 1
+    assert '"products"' in updates[0]
+    traits.refresh_from_db()
+    assert (traits.products, traits.categories) == ({"P1": 2, "S2": 1, "P9": 1}, {"Tea": 3, "Porcelain": 1})
+    after = {name: getattr(traits, name) for name in fields}
+    assert after["event_count"] == before["event_count"] + 1
+    ComputedTraits.objects.all().delete()
+    call_command("process_events", "--rebuild-traits", stdout=StringIO())
+    rebuilt = ComputedTraits.objects.get(profile=profile)
+    assert {name: getattr(rebuilt, name) for name in fields} == after
