@@ -31,6 +31,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.functions import Cast
 
+from guanxi.tracking.messages import orjson_reads_exactly
+
 CHUNK = 500
 LOOKUP_CHUNK = 900  # below SQLite's smallest bound-parameter limit
 Field = models.Field[Any, Any]
@@ -106,13 +108,6 @@ def _preparer(field: Field) -> Callable[[Any], Any]:
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-# orjson reads an integer too wide for 64 bits as a float: text with twenty digits in a row (in
-# a number or a string; mapping every digit to 0 finds a run cheaply) goes to the standard
-# library, as in `messages.decode_body`.
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_WIDE_RUN = b"0" * 20
-
-
 def read_json(text: str | None) -> Any:
     """A JSON column's value from its text, as Django's `JSONField.from_db_value` gives it (the
     standard library's `json.loads`; the text itself when it is not JSON), decoded by orjson
@@ -124,7 +119,7 @@ def read_json(text: str | None) -> Any:
         raw = text.encode()
     except UnicodeEncodeError:
         raw = b""  # a lone surrogate: the standard library decides
-    if raw and _WIDE_RUN not in raw.translate(_DIGITS_TO_ZERO):
+    if raw and orjson_reads_exactly(raw):  # else an integer too wide for 64 bits, read exactly below
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
