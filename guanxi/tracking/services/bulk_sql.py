@@ -86,6 +86,15 @@ def _naive_utc(value: datetime.datetime) -> str:
     return str(value.replace(tzinfo=None))
 
 
+def datetime_preparer() -> Callable[[datetime.datetime | None], Any]:
+    """How a datetime goes into a JSON document this database reads back (PostgreSQL: orjson
+    writes a UTC one, others go as ISO text with their whole offset) or into a SQLite
+    placeholder (Django's naive-UTC text)."""
+    if _postgres():
+        return _pg_datetime
+    return lambda value: None if value is None else _naive_utc(value)
+
+
 def _preparer(field: Field) -> Callable[[Any], Any]:
     """A fast stand-in for `field.get_db_prep_save` for the field types written here: a value for
     a SQLite placeholder, or for the JSON document PostgreSQL unpacks (a datetime as itself or
@@ -94,9 +103,7 @@ def _preparer(field: Field) -> Callable[[Any], Any]:
     ops = connection.ops
     postgres = _postgres()
     if isinstance(field, models.DateTimeField):
-        if postgres:
-            return _pg_datetime
-        return lambda value: None if value is None else _naive_utc(value)
+        return datetime_preparer()
     if isinstance(field, models.JSONField):
         return _as_is if postgres else _json_text
     if isinstance(field, models.DecimalField):

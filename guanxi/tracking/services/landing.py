@@ -11,7 +11,7 @@ message either still in its batch or already an event, never both and never neit
 import datetime
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from django.db.models import Min, Sum
 from guanxi.core.db import server_binding_cursor
 from guanxi.tracking.messages import CleanMessage
 from guanxi.tracking.models import LandedBatch, LandedEvent, Source
+from guanxi.tracking.services.bulk_sql import datetime_preparer
 from guanxi.tracking.services.sources import authenticate_write_key, hash_write_key
 
 # At most one processing job is queued per process per this many seconds: the job drains the
@@ -58,12 +59,9 @@ def reset_schedule_clock() -> None:
 def _batch_json(messages: Sequence[CleanMessage]) -> str:
     """The messages as `LandedBatch.messages`, in one serialisation: each payload's JSON, made
     once while the message was checked, goes in as it is (`orjson.Fragment`), and each timestamp
-    as the events table stores it, so unpacking converts nothing in Python (ISO 8601 with its
-    offset, cast by PostgreSQL; Django's own naive-UTC text on SQLite)."""
-    stamp: Callable[[datetime.datetime], Any] = _as_is
-    if connection.vendor != "postgresql":
-        adapt = connection.ops.adapt_datetimefield_value
-        stamp = lambda at: str(adapt(at))  # noqa: E731  -- a one-line converter, chosen once per batch
+    as the events table stores it (`bulk_sql.datetime_preparer`), so unpacking converts nothing
+    in Python."""
+    stamp = datetime_preparer()
     return orjson.dumps(
         [
             (
@@ -80,12 +78,12 @@ def _batch_json(messages: Sequence[CleanMessage]) -> str:
     ).decode()
 
 
-def _as_is(value: Any) -> Any:
-    return value
-
-
 _TABLE = LandedBatch._meta.db_table
 _SOURCE_TABLE = Source._meta.db_table
+_LAND_SQL = (
+    f"INSERT INTO {_TABLE} (source_id, received_at, message_count, messages) "  # noqa: S608  -- names from the model, values are parameters
+    "VALUES (%s, %s, %s, %s) RETURNING source_id"
+)
 # The batch lands only if the key belongs to an active source: authenticating and landing are
 # one statement, so a key revoked before it runs is refused and none after it commits.
 _LAND_FOR_KEY_SQL = (
@@ -93,11 +91,6 @@ _LAND_FOR_KEY_SQL = (
     f"SELECT id, %s, %s, %s FROM {_SOURCE_TABLE} WHERE write_key_hash = %s AND revoked_at IS NULL "
     "RETURNING source_id"
 )
-_LAND_SQL = f"INSERT INTO {_TABLE} (source_id, received_at, message_count, messages) VALUES (%s, %s, %s, %s)"  # noqa: S608  -- names from the model, values are parameters
-
-
-def _received(received_at: datetime.datetime) -> Any:
-    return received_at if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(received_at)
 
 
 # SQLite has one writer at a time, and a waiting writer polls with sleeps of up to 100 ms; the
@@ -105,26 +98,39 @@ def _received(received_at: datetime.datetime) -> Any:
 _SQLITE_WRITER = threading.Lock()
 
 
-def _one_writer[T](write: Callable[[], T]) -> T:
+def _insert_batch(sql: str, params: Sequence[Any]) -> bool:
+    """Run one of the landing INSERTs in its own transaction; whether it stored a row. On
+    PostgreSQL bound on the server (the batch's text is one parameter, sent as it is); on
+    SQLite one landing at a time per process."""
+
+    def write() -> bool:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with server_binding_cursor() as cursor:
+                    landed = cursor.execute(sql, params).fetchone() is not None
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    landed = cursor.fetchone() is not None
+            if landed:
+                transaction.on_commit(_schedule_processing)
+        return landed
+
     if connection.vendor == "sqlite" and not connection.in_atomic_block:
         with _SQLITE_WRITER:
             return write()
     return write()
 
 
+def _received(received_at: datetime.datetime) -> Any:
+    return received_at if connection.vendor == "postgresql" else datetime_preparer()(received_at)
+
+
 def land_messages(source: Source, messages: Sequence[CleanMessage], received_at: datetime.datetime) -> LandingResult:
     """Store the messages as one batch of `source`, in one transaction (see `LandedBatch`)."""
-    if not messages:
-        return LandingResult(stored=0)
-    params = [source.pk, _received(received_at), len(messages), _batch_json(messages)]
-
-    def write() -> LandingResult:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_LAND_SQL, params)
-            transaction.on_commit(_schedule_processing)
-        return LandingResult(stored=len(messages))
-
-    return _one_writer(write)
+    if messages:
+        _insert_batch(_LAND_SQL, [source.pk, _received(received_at), len(messages), _batch_json(messages)])
+    return LandingResult(stored=len(messages))
 
 
 def land_for_write_key(
@@ -139,24 +145,7 @@ def land_for_write_key(
     if not messages:
         return LandingResult(stored=0) if authenticate_write_key(key) is not None else None
     params = [_received(received_at), len(messages), _batch_json(messages), hash_write_key(key)]
-
-    def write() -> LandingResult | None:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # Bound on the server: the batch's text is one parameter, sent as it is.
-                with server_binding_cursor() as cursor:
-                    cursor.execute(_LAND_FOR_KEY_SQL, params)
-                    landed = cursor.fetchone()
-            else:
-                with connection.cursor() as cursor:
-                    cursor.execute(_LAND_FOR_KEY_SQL, params)
-                    landed = cursor.fetchone()
-            if landed is None:
-                return None
-            transaction.on_commit(_schedule_processing)
-        return LandingResult(stored=len(messages))
-
-    return _one_writer(write)
+    return LandingResult(stored=len(messages)) if _insert_batch(_LAND_FOR_KEY_SQL, params) else None
 
 
 # ---------------------------------------------------------------------------------------------

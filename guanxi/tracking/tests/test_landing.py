@@ -59,6 +59,14 @@ def test_a_request_lands_as_one_batch_row_and_unpacks_into_its_events(source: So
     assert (second.message_id, second.type, second.event, second.timestamp) == ("m-2", "page", "Home", received)
 
 
+def test_a_timestamp_whose_offset_has_seconds_is_stored_exactly(source: Source) -> None:
+    """orjson writes an offset as hours and minutes: such a time must reach the events whole."""
+    messages = _clean(_track("m-1", timestamp="2026-03-01T09:00:00.5+05:30:15"))
+    services.land_messages(source, messages, T0)
+    services.unpack_batches(100)
+    assert LandedEvent.objects.get().timestamp == datetime.datetime(2026, 3, 1, 3, 29, 45, 500000, tzinfo=datetime.UTC)
+
+
 def test_the_first_copy_of_a_message_id_is_kept_across_batches(source: Source) -> None:
     services.land_messages(source, _clean(_track("m-1", properties={"copy": 1})), T0)
     services.land_messages(source, _clean(_track("m-2"), _track("m-1", properties={"copy": 2})), T0)
