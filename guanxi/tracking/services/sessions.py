@@ -133,6 +133,14 @@ def _visit_numbers(profile_ids: Sequence[int], instants: npt.NDArray[np.int64]) 
     return numbers
 
 
+def _new_session(
+    profile_id: int, start: int, end: int, events: Sequence[SessionEvent], first: SessionEvent
+) -> tuple[Any, ...]:
+    """A new session's row: (profile, *SPAN_FIELDS, *ATTRIBUTE_FIELDS), where it came from
+    read from its earliest event."""
+    return (profile_id, _time(start), _time(end), len(events), _page_views(events), *_attributes(first))
+
+
 @dataclass
 class SessionResult:
     new_sessions: dict[int, int]  # profile id → sessions added (new minus joined away)
@@ -185,16 +193,7 @@ def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
             # Most profiles: one visit and no stored session near it, so a session of its own
             # (what the clustering below gives, without its lists).
             visit = items[0]
-            created.append(
-                (
-                    profile_id,
-                    _time(visit.start),
-                    _time(visit.end),
-                    len(visit.events),
-                    _page_views(visit.events),
-                    *_attributes(visit.events[0]),
-                )
-            )
+            created.append(_new_session(profile_id, visit.start, visit.end, visit.events, visit.events[0]))
             result.new_sessions[profile_id] = 1
             continue
         items.extend(_Visit(s.start, s.end, stored=s) for s in near or ())
@@ -218,13 +217,11 @@ def assign_sessions(events: Sequence[SessionEvent]) -> SessionResult:
             start = min(item.start for item in cluster)
             end = max(item.end for item in cluster)
             first_new = next(item for item in cluster if item.stored is None)
-            views = _page_views(new_events)
             if not sessions:
-                created.append(
-                    (profile_id, _time(start), _time(end), len(new_events), views, *_attributes(first_new.events[0]))
-                )
+                created.append(_new_session(profile_id, start, end, new_events, first_new.events[0]))
                 added += 1
                 continue
+            views = _page_views(new_events)
             survivor, others = sessions[0], sessions[1:]
             if first_new.start < survivor.start:
                 restarted.append((survivor.pk, *_attributes(first_new.events[0])))

@@ -15,7 +15,7 @@ from guanxi.tracking import services
 from guanxi.tracking.models import ComputedTraits, LandedEvent, ProfileMerge, Session, Source
 from guanxi.tracking.queries import session_events
 from guanxi.tracking.services.processing import pending_filter
-from guanxi.tracking.services.sessions import assign_sessions
+from guanxi.tracking.services.sessions import ATTRIBUTE_FIELDS, assign_sessions
 from guanxi.tracking.tests.factories import SourceFactory
 from guanxi.tracking.tests.test_processing import land, process, profile_of, track
 
@@ -222,19 +222,20 @@ def test_stored_sessions_match_the_engine_rule_whatever_the_arrival_order(times:
     assert ComputedTraits.objects.get(profile=profile).session_count == len(expected)
 
 
-ATTRIBUTES = [
-    "first_page",
-    "referrer",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "channel",
-    "device",
-    "os",
-    "browser",
-    "location",
-    "ip",
-]
+ATTRIBUTES = ATTRIBUTE_FIELDS[1:]  # all but the source
+# What the `full` context below gives every attribute after the first page.
+FULL_ATTRIBUTES = (
+    "https://search.example/?q=tea",
+    "wx",
+    "social",
+    "618",
+    "web",
+    "mobile",
+    "iOS",
+    "Safari",
+    "Hangzhou, CN",
+    "10.0.0.9",
+)
 
 
 def test_every_attribute_of_a_new_and_a_restarted_session(source: Source) -> None:
@@ -251,34 +252,10 @@ def test_every_attribute_of_a_new_and_a_restarted_session(source: Source) -> Non
     (first,) = Session.objects.filter(profile=profile_of("anonymous_id", "a1"))
     assert (first.started_at, first.ended_at, first.event_count, first.page_views) == (minutes(0), minutes(5), 2, 1)
     assert first.source_id == source.pk
-    assert tuple(getattr(first, name) for name in ATTRIBUTES) == (
-        "https://shop.example/",
-        "https://search.example/?q=tea",
-        "wx",
-        "social",
-        "618",
-        "web",
-        "mobile",
-        "iOS",
-        "Safari",
-        "Hangzhou, CN",
-        "10.0.0.9",
-    )
+    assert tuple(getattr(first, name) for name in ATTRIBUTES) == ("https://shop.example/", *FULL_ATTRIBUTES)
     land(source, page("b1", -20, url="https://shop.example/late", **full))
     process()
     (restarted,) = Session.objects.filter(profile=profile_of("anonymous_id", "b1"))
     assert (restarted.started_at, restarted.ended_at, restarted.event_count) == (minutes(-20), minutes(10), 3)
-    assert tuple(getattr(restarted, name) for name in ATTRIBUTES) == (
-        "https://shop.example/late",
-        "https://search.example/?q=tea",
-        "wx",
-        "social",
-        "618",
-        "web",
-        "mobile",
-        "iOS",
-        "Safari",
-        "Hangzhou, CN",
-        "10.0.0.9",
-    )
+    assert tuple(getattr(restarted, name) for name in ATTRIBUTES) == ("https://shop.example/late", *FULL_ATTRIBUTES)
     assert ComputedTraits.objects.get(profile=profile_of("anonymous_id", "b1")).session_count == 1
