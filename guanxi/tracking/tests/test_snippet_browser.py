@@ -3,8 +3,10 @@ on a shop page, keeps its anonymous id in a first-party cookie across page loads
 track and identify, and after processing the visitor's anonymous history is on the contact's
 timeline."""
 
+import functools
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,12 +14,12 @@ from typing import Any
 import pytest
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from django.urls import path
+from django.urls import URLPattern, include, path
 from playwright.sync_api import Browser, sync_playwright
 
 from guanxi.core.timeline import Filters, collect
 from guanxi.staff.models import User
-from guanxi.tracking import services
+from guanxi.tracking import ingest_urls, services
 from guanxi.tracking.models import Identifier, Source
 from guanxi.tracking.tests.factories import SourceFactory, landed_events
 from guanxi.urls import urlpatterns as site_urlpatterns
@@ -44,7 +46,32 @@ def shop_page(request: HttpRequest, name: str) -> HttpResponse:
                         f"<body><h1>{name}</h1></body></html>")  # fmt: skip
 
 
-urlpatterns: list[Any] = [path("shop/<str:name>/", shop_page), *site_urlpatterns]
+# On SQLite the test database lives in memory, so the live server's request threads and this test
+# share one connection. Two statements interleaved on it fail ("database table is locked" while a
+# landing INSERT … RETURNING is open), so the ingestion views and the test's reads take turns. On
+# PostgreSQL each thread has its own connection and the lock only orders them.
+SHARED_CONNECTION = threading.Lock()
+
+
+def one_at_a_time(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)  # keeps csrf_exempt and the other view flags
+    def serialised(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with SHARED_CONNECTION:
+            return view(request, *args, **kwargs)
+
+    return serialised
+
+
+def _serialised(pattern: URLPattern) -> URLPattern:
+    return path(str(pattern.pattern), one_at_a_time(pattern.callback), name=pattern.name)
+
+
+ingest_patterns = [_serialised(pattern) for pattern in ingest_urls.urlpatterns]
+urlpatterns: list[Any] = [
+    path("shop/<str:name>/", shop_page),
+    path("v1/", include((ingest_patterns, ingest_urls.app_name))),
+    *site_urlpatterns,
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +85,9 @@ def browser() -> Iterator[Browser]:
 def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():
-            return
+        with SHARED_CONNECTION:
+            if check():
+                return
         time.sleep(0.1)
     raise AssertionError("timed out waiting for the events to land")
 
@@ -148,12 +176,17 @@ def test_snippet_retries_a_server_error_and_the_message_is_stored_once(
             route.continue_()
 
     page.route("**/v1/track", first_fails)
+
+    def added_to_cart() -> bool:
+        with SHARED_CONNECTION:
+            return landed_events().filter(event="Added to cart").exists()
+
     page.goto(f"{live_server.url}/shop/home/")
     page.wait_for_function("window.guanxi && window.guanxi.initialized === true")
     page.evaluate("guanxi.track('Added to cart', {sku: 'A-100'})")
     # Playwright's sync API runs route handlers only inside its own calls: wait in the page.
     deadline = time.monotonic() + 10
-    while not landed_events().filter(event="Added to cart").exists() and time.monotonic() < deadline:
+    while not added_to_cart() and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     context.close()
 
