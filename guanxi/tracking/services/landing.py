@@ -100,8 +100,16 @@ _SQLITE_WRITER = threading.Lock()
 
 def _insert_batch(sql: str, params: Sequence[Any]) -> bool:
     """Run one of the landing INSERTs in its own transaction; whether it stored a row. On
-    PostgreSQL bound on the server (the batch's text is one parameter, sent as it is); on
-    SQLite one landing at a time per process."""
+    PostgreSQL bound on the server (the batch's text is one parameter, sent as it is) and, out
+    of any atomic block, in autocommit: one statement is its own transaction, committed (and
+    durable) when it returns, so the request makes one round trip instead of three (BEGIN,
+    INSERT, COMMIT); on SQLite one landing at a time per process."""
+    if connection.vendor == "postgresql" and connection.get_autocommit() and not connection.in_atomic_block:
+        with server_binding_cursor() as cursor:
+            landed = cursor.execute(sql, params).fetchone() is not None
+        if landed:
+            _schedule_processing()
+        return landed
 
     def write() -> bool:
         with transaction.atomic():
