@@ -1,3 +1,5 @@
+import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -5,9 +7,12 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
+from django.utils import timezone
 
 from guanxi.core import schedule
 from guanxi.core.models import ScheduleMark
+from guanxi.core.worker import SchedulerThread
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +84,34 @@ def test_run_scheduler_once_queues_what_is_due(only_our_jobs: None) -> None:
     listing = StringIO()
     call_command("run_scheduler", "--list", stdout=listing)
     assert listing.getvalue() == "test.minutely: every 0:01:00\n"
+
+
+@pytest.mark.django_db(transaction=True)  # the thread has its own connection: it sees committed rows only
+def test_the_scheduler_thread_queues_due_jobs_and_outlives_a_database_error(
+    only_our_jobs: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    task = RecordingTask()
+    schedule.register_periodic("test.minutely", timedelta(minutes=1), task)
+    ScheduleMark.objects.create(name="test.minutely", last_queued_at=timezone.now() - timedelta(minutes=2))
+    checks: list[datetime] = []
+    real_queue_due = schedule.queue_due
+
+    def locked_once(now: datetime) -> list[str]:
+        checks.append(now)
+        if len(checks) == 1:
+            raise OperationalError("database is locked")
+        return real_queue_due(now)
+
+    monkeypatch.setattr(schedule, "queue_due", locked_once)
+    caplog.set_level(logging.WARNING, logger="guanxi.core.worker")
+    scheduler = SchedulerThread(interval=0.02).start()
+    try:
+        deadline = time.monotonic() + 10
+        while not task.calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        scheduler.stop()
+    assert not scheduler.thread.is_alive()
+    assert task.calls == [{}]  # queued once, on the round after the failed one
+    assert len(checks) >= 2
+    assert [r.getMessage() for r in caplog.records] == ["could not check the periodic jobs"]
