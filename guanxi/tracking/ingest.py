@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from django.conf import settings
 from django.core import signals
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
-from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -286,13 +285,14 @@ def _wsgi_reader(environ: "WSGIEnvironment") -> Callable[[int], bytes]:
 
 
 def _host_allowed(environ: "WSGIEnvironment") -> bool:
-    """Django's Host check (`HttpRequest.get_host`) for requests that never reach Django."""
-    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-    domain, _port = split_domain_port(str(host))
-    allowed = settings.ALLOWED_HOSTS
-    if settings.DEBUG and not allowed:
-        allowed = [".localhost", "127.0.0.1", "[::1]"]
-    return bool(domain) and validate_host(domain, allowed)
+    """Django's own Host check (`HttpRequest.get_host`: ALLOWED_HOSTS, the DEBUG defaults,
+    `USE_X_FORWARDED_HOST` behind a proxy) for requests that never reach Django's handler. The
+    request object only wraps the environ; the body is left for the endpoint to read."""
+    try:
+        WSGIRequest(environ).get_host()
+    except DisallowedHost:
+        return False
+    return True
 
 
 class IngestApplication:

@@ -270,3 +270,19 @@ def test_a_host_outside_allowed_hosts_is_refused_before_any_work(source: Source,
     allowed = call("POST", "/v1/batch", _batch(_track(1)), key=key_of(source), headers={"Host": "crm.example.com:8000"})
     assert allowed.status == "200 OK"
     assert landed_events().count() == 1
+
+
+def test_behind_a_proxy_the_forwarded_host_is_checked_as_django_checks_it(source: Source, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["crm.example.com"]
+    proxied = {"Host": "guanxi-app:8000", "X-Forwarded-Host": "crm.example.com"}
+    refused = call("POST", "/v1/batch", _batch(_track(1)), key=key_of(source), headers=proxied)
+    assert refused.status == "400 Bad Request"  # the proxy's header is not trusted unless configured
+    settings.USE_X_FORWARDED_HOST = True
+    accepted = call("POST", "/v1/batch", _batch(_track(1)), key=key_of(source), headers=proxied)
+    assert accepted.status == "200 OK"
+    spoofed = call(
+        "POST", "/v1/batch", _batch(_track(2)), key=key_of(source),
+        headers={"Host": "crm.example.com", "X-Forwarded-Host": "evil.example.net"},
+    )  # fmt: skip
+    assert spoofed.status == "400 Bad Request"
+    assert list(landed_events().values_list("message_id", flat=True)) == ["m-1"]
