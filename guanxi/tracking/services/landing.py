@@ -100,34 +100,32 @@ _SQLITE_WRITER = threading.Lock()
 
 def _insert_batch(sql: str, params: Sequence[Any]) -> bool:
     """Run one of the landing INSERTs in its own transaction; whether it stored a row. On
-    PostgreSQL bound on the server (the batch's text is one parameter, sent as it is) and, out
-    of any atomic block, in autocommit: one statement is its own transaction, committed (and
-    durable) when it returns, so the request makes one round trip instead of three (BEGIN,
-    INSERT, COMMIT); on SQLite one landing at a time per process."""
-    if connection.vendor == "postgresql" and connection.get_autocommit() and not connection.in_atomic_block:
-        with server_binding_cursor() as cursor:
-            landed = cursor.execute(sql, params).fetchone() is not None
-        if landed:
-            _schedule_processing()
-        return landed
-
-    def write() -> bool:
+    PostgreSQL, out of any atomic block, in autocommit: one statement is its own transaction,
+    committed (and durable) when it returns, so the request makes one round trip instead of
+    three (BEGIN, INSERT, COMMIT); on SQLite one landing at a time per process."""
+    if connection.vendor == "postgresql" and connection.get_autocommit():
+        landed = _execute_insert(sql, params)
+    elif connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with _SQLITE_WRITER, transaction.atomic():
+            landed = _execute_insert(sql, params)
+    else:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with server_binding_cursor() as cursor:
-                    landed = cursor.execute(sql, params).fetchone() is not None
-            else:
-                with connection.cursor() as cursor:
-                    cursor.execute(sql, params)
-                    landed = cursor.fetchone() is not None
-            if landed:
-                transaction.on_commit(_schedule_processing)
-        return landed
+            landed = _execute_insert(sql, params)
+    if landed:
+        # Committed by now, or else inside the caller's transaction: then at its commit.
+        transaction.on_commit(_schedule_processing)
+    return landed
 
-    if connection.vendor == "sqlite" and not connection.in_atomic_block:
-        with _SQLITE_WRITER:
-            return write()
-    return write()
+
+def _execute_insert(sql: str, params: Sequence[Any]) -> bool:
+    """The INSERT … RETURNING; whether it stored a row. On PostgreSQL bound on the server: the
+    batch's text is one parameter, sent as it is."""
+    if connection.vendor == "postgresql":
+        with server_binding_cursor() as cursor:
+            return cursor.execute(sql, params).fetchone() is not None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 def _received(received_at: datetime.datetime) -> Any:
