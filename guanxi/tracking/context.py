@@ -122,25 +122,16 @@ def parse_user_agent(agent: str) -> tuple[str, str, str]:
 def device_of(payload: dict[str, Any]) -> tuple[str, str, str]:
     """(device, os, browser): `context.device` and `context.os` as sent, the user agent for the rest."""
     context = context_of(payload)
-    agent = context.get("userAgent")
-    if "device" not in context and "os" not in context and type(agent) is str:
-        return _agent_device(agent)
+    ua_device, ua_os, ua_browser = parse_user_agent(_text(context.get("userAgent"), 1000))  # cached
+    if "device" not in context and "os" not in context:  # most events: a browser's user agent only
+        return ua_device[:100], ua_os[:100], ua_browser
     device_info, os_info = _dict(context.get("device")), _dict(context.get("os"))
-    ua_device, ua_os, ua_browser = parse_user_agent(_text(context.get("userAgent"), 1000))
     device = " ".join(
         part for part in (_text(device_info.get("manufacturer"), 40), _text(device_info.get("model"), 50)) if part
     )
     device = device or _text(device_info.get("type"), 100) or ua_device
     system = " ".join(part for part in (_text(os_info.get("name"), 50), _text(os_info.get("version"), 40)) if part)
     return device[:100], (system or ua_os)[:100], ua_browser
-
-
-@functools.lru_cache(maxsize=4096)
-def _agent_device(agent: str) -> tuple[str, str, str]:
-    """`device_of` a context naming only a user agent (a browser's): cached by the agent, as
-    visitors share a few thousand at most and the general path costs ten times the look-up."""
-    device, system, browser = parse_user_agent(_text(agent, 1000))
-    return device[:100], system[:100], browser
 
 
 def location_of(payload: dict[str, Any]) -> tuple[str, str]:

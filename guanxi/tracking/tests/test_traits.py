@@ -151,8 +151,8 @@ def test_context_readers() -> None:
 
 
 def test_context_readers_cached_paths() -> None:
-    """A context naming only a user agent and a library name take cached paths
-    (`_agent_device`, `_library_kind`); they give what the general paths give."""
+    """A context naming only a user agent and a library name take short, cached paths
+    (`parse_user_agent`, `_library_kind`); they give what the general paths give."""
     for _ in range(2):  # the second time from the caches
         assert context.device_of({"context": {"userAgent": f"  {IPHONE} "}}) == ("mobile", "iOS", "Safari")
         assert context.device_of(
