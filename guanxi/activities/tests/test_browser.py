@@ -45,8 +45,9 @@ def test_log_a_call_and_see_the_next_task_in_my_day(
     FollowUpPlan.objects.create(grade="A", interval_days=1)
     person = PersonFactory.create(actor=rep, owner=rep, family_name="周", given_name="杰")
     Person.objects.filter(pk=person.pk).update(grade="A")
-    # Yesterday's call makes the next follow-up due today, so My day lists it.
-    when = timezone.localtime() - timedelta(hours=23, minutes=30)
+    # Yesterday's call makes the next follow-up due today, so My day lists it. Yesterday noon,
+    # not "23 h 30 min ago": in the last half hour of a day that would make it due tomorrow.
+    when = (timezone.localtime() - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
 
     base = live_server.url
     context = browser.new_context(locale="en-GB")
