@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per server process")
     parser.add_argument("--no-processing", action="store_true", help="skip (c), the processing rate")
-    parser.add_argument("--batch-size", type=int, default=5000, help="processing batch size")
+    parser.add_argument("--batch-size", type=int, default=20_000, help="processing batch size")
     parser.add_argument(
         "--identify-share", type=float, default=0.01, help="share of identify calls (each may create a contact)"
     )

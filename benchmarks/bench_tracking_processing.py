@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--visitors", type=int, default=20_000)
     parser.add_argument("--identify-share", type=float, default=0.01)
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=1, help="2: the same visitors again a day later")
     parser.add_argument("--profile", help="write cProfile statistics of the last processing run here")
     args = parser.parse_args(argv)

@@ -6,7 +6,7 @@ from guanxi.tracking import services
 
 
 @task()
-def process_events(batch_size: int = 5000) -> dict[str, int]:
+def process_events(batch_size: int = services.DEFAULT_BATCH_SIZE) -> dict[str, int]:
     """Drain the landing backlog; queued by the ingestion endpoints (at most once a second per
     process) and by `manage.py process_events`. A second copy running at once waits on the
     checkpoint lock, so events are never processed twice."""

@@ -8,6 +8,7 @@ functions from here.
 from guanxi.tracking.services.landing import LandingResult, land_for_write_key, land_messages, unpack_batches
 from guanxi.tracking.services.plans import clear_plan_report, export_tracking_plan, save_tracking_plan
 from guanxi.tracking.services.processing import (
+    DEFAULT_BATCH_SIZE,
     process_landed_events,
     process_pending_joins,
     rebuild_computed_traits,
@@ -16,6 +17,7 @@ from guanxi.tracking.services.processing import (
 from guanxi.tracking.services.sources import authenticate_write_key, create_source, revoke_source, update_source
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "LandingResult",
     "authenticate_write_key",
     "clear_plan_report",

@@ -1,6 +1,8 @@
 """Landing a request as one batch row, and unpacking batches into events."""
 
 import datetime
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ from django.utils import timezone
 from guanxi.staff.models import User
 from guanxi.tracking import queries, services
 from guanxi.tracking.messages import clean_body
-from guanxi.tracking.models import LandedBatch, LandedEvent, Source
+from guanxi.tracking.models import ComputedTraits, LandedBatch, LandedEvent, ProcessingCheckpoint, Source
 from guanxi.tracking.services import landing, processing
 from guanxi.tracking.tests.conftest import key_of
 from guanxi.tracking.tests.factories import SourceFactory
@@ -164,3 +166,49 @@ def test_batches_are_compressed_with_lz4_on_postgresql() -> None:
             [LandedBatch._meta.db_table],
         )
         assert cursor.fetchone() == ("l",)
+
+
+def _backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_chunk_is_unpacked_while_a_batch_is_processed(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = SourceFactory.create(name="Web shop")
+    for n in range(6):
+        services.land_messages(source, _clean(*[_track(f"m-{n}-{i}", anonymousId=f"a-{n}") for i in range(3)]), T0)
+    unpacked_by: list[tuple[str, int]] = []
+    unpack = landing.unpack_batches
+
+    def recorded(limit: int) -> int:
+        taken = unpack(limit)
+        unpacked_by.append((threading.current_thread().name, taken))
+        return taken
+
+    monkeypatch.setattr(processing, "unpack_batches", recorded)
+    backends = _backends() if connection.vendor == "postgresql" else 0
+    result = services.process_landed_events(batch_size=6)
+    assert (result["processed"], result["batches"]) == (18, 3)
+    # Every event processed exactly once, in order, the watermark at the last.
+    checkpoint = ProcessingCheckpoint.objects.get(name="default")
+    assert checkpoint.events_processed == 18
+    assert checkpoint.last_event_id == LandedEvent.objects.order_by("-id").values_list("id", flat=True)[0]
+    assert sorted(ComputedTraits.objects.values_list("event_count", flat=True)) == [3] * 6
+    assert not LandedBatch.objects.exists()
+    threads = {name.split("_")[0] for name, _taken in unpacked_by}
+    if connection.vendor == "postgresql":
+        # The fourth chunk, empty, was asked for while the third batch ran, and one more
+        # while the empty last batch ran.
+        assert [taken for _name, taken in unpacked_by] == [2, 2, 2, 0, 0]
+        assert threads == {"tracking-unpack"}
+        # The unpacking thread's connection is closed when processing returns.
+        deadline = time.monotonic() + 5
+        while _backends() > backends and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _backends() == backends
+    else:
+        assert [taken for _name, taken in unpacked_by] == [2, 2, 2, 0]
+        assert threads == {"MainThread"}

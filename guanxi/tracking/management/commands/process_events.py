@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "Process landed tracking events (identity, profiles, contacts) in batches."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument("--batch-size", type=int, default=services.DEFAULT_BATCH_SIZE)
         parser.add_argument("--loop", action="store_true", help="Keep processing, polling every --interval seconds.")
         parser.add_argument("--interval", type=float, default=1.0)
         parser.add_argument(
