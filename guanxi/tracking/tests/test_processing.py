@@ -1,6 +1,7 @@
 """Processing landed events: batches, exactly-once, identity rules, consent, trait precedence."""
 
 import datetime
+import logging
 import threading
 from io import StringIO
 from typing import Any
@@ -10,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.db import connection, connections
 from django.db.models import QuerySet
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from guanxi.customers import services as customer_services
@@ -120,7 +122,9 @@ def test_a_crash_mid_batch_leaves_the_batch_unprocessed(source: Source, monkeypa
     assert ProcessingCheckpoint.objects.get().events_processed == 10
 
 
-def test_a_failing_message_does_not_block_the_queue(source: Source, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_message_does_not_block_the_queue(
+    source: Source, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     land(source, identify("u1"), track("a1"))
     original = processing._Resolver.handle
 
@@ -130,9 +134,32 @@ def test_a_failing_message_does_not_block_the_queue(source: Source, monkeypatch:
         original(self, event)
 
     monkeypatch.setattr(processing._Resolver, "handle", fail_on_identify)
-    assert process()["processed"] == 2
+    with caplog.at_level(logging.WARNING, logger=processing.__name__):
+        assert process()["processed"] == 2
     assert not Identifier.objects.filter(type="user_id").exists()
     assert Identifier.objects.filter(type="anonymous_id", value="a1").exists()
+    # Done without a savepoint per message first; the failure sent the batch round again with them.
+    assert [r.getMessage() for r in caplog.records] == [
+        "tracking: a batch failed; processing it again message by message",
+        f"tracking: could not process landed event {LandedEvent.objects.get(type='identify').pk}",
+    ]
+
+
+def _savepoints_processing(source: Source, *messages: dict[str, Any]) -> int:
+    land(source, *messages)
+    with CaptureQueriesContext(connection) as queries:
+        assert process()["processed"] == len(messages)
+    return sum(1 for q in queries.captured_queries if q["sql"].startswith("SAVEPOINT"))
+
+
+def test_a_batch_that_does_not_fail_takes_no_savepoint_per_message(source: Source) -> None:
+    _savepoints_processing(source, track("a0"))  # the checkpoint row is created on the first run
+    one = _savepoints_processing(source, identify("u1", "a1", email="u1@example.com"))
+    three = _savepoints_processing(
+        source, *(identify(f"u{n}", f"a{n}", email=f"u{n}@example.com") for n in range(2, 5))
+    )
+    assert three == one
+    assert Identifier.objects.filter(type="user_id").count() == 4
 
 
 def test_task_and_command_process_the_backlog(source: Source) -> None:
