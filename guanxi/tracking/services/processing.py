@@ -218,6 +218,9 @@ class _Graph:
         self.held: dict[int, dict[str, set[str]]] = {}
         # Profiles this batch created and nothing merged into: they have no computed traits yet.
         self.created: set[int] = set()
+        # The rows this batch inserted, by id: (first seen, last seen, created). Nobody else
+        # sees them before the batch commits, so the rules need not lock and read them back.
+        self.fresh: dict[int, tuple[datetime.datetime, datetime.datetime, datetime.datetime]] = {}
 
     def reset(self) -> None:
         """Forget lookups that may have been rolled back; later ones go to the database. (New
@@ -225,6 +228,7 @@ class _Graph:
         self.owner.clear()
         self.parent.clear()
         self.held.clear()
+        self.fresh.clear()
 
     def load_held(self, profile_ids: Iterable[int]) -> None:
         """Read the identifiers of the given profiles not cached yet, in one query."""
@@ -322,6 +326,7 @@ class _Graph:
         self.created.update(ids)
         for new, profile_id in zip(pending, ids, strict=True):
             self.parent[profile_id] = None
+            self.fresh[profile_id] = (new.first_seen, new.last_seen, now)
             held: dict[str, set[str]] = {}
             for key in new.keys:
                 self.owner[key] = profile_id
@@ -380,11 +385,25 @@ class _Resolver:
         # the rules change the cached instances as they change the rows), and their contacts.
         self.profiles: dict[int, Profile] = {}
         self.contacts: dict[int, _Contact | None] = {}
+        # Identifiers given to profiles, written together (`flush_identifiers`): the rules read
+        # who holds what from the graph's caches, so only a merge, which moves rows, needs
+        # them written first.
+        self.pending_identifiers: list[tuple[str, str, int, int, datetime.datetime]] = []
 
     def reset(self) -> None:
         """Forget rows that may have been rolled back with a failed event."""
         self.profiles.clear()
         self.contacts.clear()
+        self.pending_identifiers.clear()
+        self.people_by_email.clear()
+        self.pending_people.clear()
+        self.pending_by_profile.clear()
+        self.pending_by_email.clear()
+
+    def flush_identifiers(self) -> None:
+        if self.pending_identifiers:
+            insert_rows(Identifier, ["type", "value", "profile", "source", "created_at"], self.pending_identifiers)
+            self.pending_identifiers.clear()
 
     def prefetch_profiles(self, profile_ids: Iterable[int]) -> None:
         """Lock and read the given profiles not cached yet, and their contacts, a query each."""
@@ -397,7 +416,24 @@ class _Resolver:
     def _profile(self, profile_id: int) -> Profile:
         profile = self.profiles.get(profile_id)
         if profile is None:
-            profile = self.profiles[profile_id] = Profile.objects.select_for_update().get(pk=profile_id)
+            fresh = self.graph.fresh.get(profile_id)
+            if fresh is None:
+                profile = Profile.objects.select_for_update().get(pk=profile_id)
+            else:
+                first_seen, last_seen, created_at = fresh
+                row: dict[str, Any] = {
+                    "id": profile_id,
+                    "person_id": None,
+                    "merged_into_id": None,
+                    "traits": {},
+                    "applied_person_values": {},
+                    "first_seen": first_seen,
+                    "last_seen": last_seen,
+                    "created_at": created_at,
+                }
+                names = [f.attname for f in Profile._meta.concrete_fields]
+                profile = Profile.from_db(connection.alias, names, [row[name] for name in names])
+            self.profiles[profile_id] = profile
         return profile
 
     def _prefetch_contacts(self, person_ids: Iterable[int | None]) -> None:
@@ -440,12 +476,11 @@ class _Resolver:
     def _create_profile(self, keys: list[Key], at: datetime.datetime, source: Source) -> int:
         """A new profile holding `keys`; written at once (the rules may merge it next), by the
         bulk path's INSERT: a model instance and its save cost more than the row."""
-        (profile_id,) = insert_rows(
-            Profile,
-            ["traits", "applied_person_values", "first_seen", "last_seen", "created_at"],
-            [({}, {}, at, at, timezone.now())],
-        )
+        now = timezone.now()
+        columns = ["traits", "applied_person_values", "first_seen", "last_seen", "created_at"]
+        (profile_id,) = insert_rows(Profile, columns, [({}, {}, at, at, now)])
         self.graph.parent[profile_id] = None
+        self.graph.fresh[profile_id] = (at, at, now)
         self.graph.held[profile_id] = {}
         self.graph.created.add(profile_id)
         for key in keys:
@@ -456,11 +491,7 @@ class _Resolver:
         """Give an unowned identifier to a profile, within the source's limit for its type."""
         if check_limit and self._identifier_count(profile_id, key[0]) >= source.limit_for(key[0]):
             return False
-        insert_rows(
-            Identifier,
-            ["type", "value", "profile", "source", "created_at"],
-            [(key[0], key[1], profile_id, source.pk, timezone.now())],
-        )
+        self.pending_identifiers.append((key[0], key[1], profile_id, source.pk, timezone.now()))
         self.graph.owner[key] = profile_id
         self.graph.held_of(profile_id).setdefault(key[0], set()).add(key[1])
         return True
@@ -507,6 +538,7 @@ class _Resolver:
                     status=MergeStatus.PENDING_CONSENT,
                 )
             return False
+        self.flush_identifiers()  # the merge moves the rows
         perform_merge(merged_from, into, ProfileMerge(reason=reason, source=source))
         self.graph.parent[from_id] = into_id
         self.graph.forget_held(from_id, into_id)
@@ -711,7 +743,7 @@ class _Resolver:
         if not self.pending_people:
             return 0
         people: list[NewPerson] = []
-        targets: list[tuple[list[int], dict[str, Any]]] = []
+        targets: list[tuple[list[int], dict[str, Any], list[str]]] = []
         for pending in self.pending_people:
             roots = {self.graph.root(pk) for pk in pending.profile_ids}
             free = [pk for pk in sorted(roots) if self._profile(pk).person_id is None]
@@ -733,10 +765,12 @@ class _Resolver:
                     phones=[(p, "") for p in pending.phones],
                 )
             )
-            targets.append((free, values))
+            targets.append((free, values, pending.emails))
         ids = customer_bulk.create_people(self.actor, people, note="tracking")
         linked: list[tuple[int, int, dict[str, Any]]] = []
-        for person_id, (profile_ids, values) in zip(ids, targets, strict=True):
+        for person_id, (profile_ids, values, emails) in zip(ids, targets, strict=True):
+            for email in emails:
+                self.people_by_email[email] = person_id
             for pk in profile_ids:
                 linked.append((pk, person_id, values))
                 profile = self.profiles[pk]
@@ -1108,6 +1142,9 @@ def _process_batch_once(batch_size: int, high_water: int, *, guarded: bool) -> i
             try:
                 with transaction.atomic():
                     resolver.handle(e.as_event())
+                    # Written within the savepoint, so they go back with it.
+                    resolver.flush_identifiers()
+                    resolver.flush_people()
             except Exception:
                 # One unexpected message must not block the queue behind it forever: it is
                 # marked processed, logged with its id, and the cached graph is reloaded.
@@ -1116,6 +1153,7 @@ def _process_batch_once(batch_size: int, high_water: int, *, guarded: bool) -> i
                 resolver.reset()
         graph.flush_new()
         graph.flush_touched()
+        resolver.flush_identifiers()
         resolver.flush_people()
         checker.flush()
         # Sessions and computed traits count each event for the profile it ended the batch in.

@@ -145,6 +145,29 @@ def test_a_failing_message_does_not_block_the_queue(
     ]
 
 
+def test_what_a_failing_message_wrote_goes_back_with_it(source: Source, monkeypatch: pytest.MonkeyPatch) -> None:
+    land(source, identify("u1", "a1", email="u1@example.com"), identify("u2", "a2", email="u2@example.com"))
+    original = processing._Resolver.handle
+
+    def fail_after_u1(self: Any, event: LandedEvent) -> None:
+        original(self, event)
+        if event.user_id == "u1":
+            raise ValueError("unexpected")
+
+    monkeypatch.setattr(processing._Resolver, "handle", fail_after_u1)
+    assert process()["processed"] == 2
+    assert sorted(Identifier.objects.values_list("type", "value")) == [
+        ("anonymous_id", "a2"),
+        ("email", "u2@example.com"),
+        ("user_id", "u2"),
+    ]
+    # The contact the failed call queued is not created, nor linked to another visitor.
+    (profile,) = Profile.objects.all()
+    assert profile.person is not None
+    assert list(profile.person.emails.values_list("address", flat=True)) == ["u2@example.com"]
+    assert Person.objects.count() == 1
+
+
 def _savepoints_processing(source: Source, *messages: dict[str, Any]) -> int:
     land(source, *messages)
     with CaptureQueriesContext(connection) as queries:

@@ -401,3 +401,20 @@ def test_keys_per_event_cleans_each_pair_of_ids_once() -> None:
         [],
     ]
     assert per_event[0] is per_event[2]  # one cleaning for the pair
+
+
+def test_identify_calls_read_back_no_profile_of_the_batch_and_write_identifiers_together(source: Source) -> None:
+    visitors = range(3)
+    land(source, *(track(f"a{n}", timestamp=at(n)) for n in visitors))
+    land(source, *(identified(10 + n, f"u{n}", f"a{n}", email=f"u{n}@example.com") for n in visitors))
+    with CaptureQueriesContext(connection) as queries:
+        assert process_all()["processed"] == 6
+    statements = [q["sql"] for q in queries.captured_queries]
+    # The profiles this batch inserted are known as written: none is locked and read again.
+    assert [sql for sql in statements if sql.startswith("SELECT") and '"tracking_profile"."traits"' in sql] == []
+    # The anonymous visitors' identifiers in one statement, the identify calls' in another.
+    assert sum(1 for sql in statements if sql.startswith('INSERT INTO "tracking_identifier"')) == 2
+    assert Identifier.objects.count() == 9
+    assert {profile_of("user_id", f"u{n}").pk for n in visitors} == {
+        profile_of("anonymous_id", f"a{n}").pk for n in visitors
+    }
