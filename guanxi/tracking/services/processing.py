@@ -22,6 +22,7 @@ is one statement per batch and step on PostgreSQL (`bulk_sql`); measured by
 
 import contextlib
 import datetime
+import functools
 import gc
 import logging
 import time
@@ -30,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
 from django.db.models import Count, Q, QuerySet
@@ -152,14 +154,30 @@ def _clean_identifier(kind: str, raw: Any) -> str | None:
         value = str(raw).strip()
     if not value or len(value) > 255 or is_placeholder(value):
         return None
+    if kind == IdentifierType.EMAIL.value:
+        return _normalised_email(value)
+    if kind == IdentifierType.PHONE.value:
+        return _normalised_phone(value, settings.GUANXI_DEFAULT_PHONE_REGION)
+    return value
+
+
+# The rules clean an identify call's e-mail and phone three times (its identifiers, their
+# links, the contact), and a visitor sends the same ones again: validating an address took
+# 80 µs, a fifth of the rules' time at 5 % identify calls in `bench_tracking_processing.py`.
+@functools.lru_cache(maxsize=65_536)
+def _normalised_email(value: str) -> str | None:
     try:
-        if kind == IdentifierType.EMAIL.value:
-            return normalise_email(value)
-        if kind == IdentifierType.PHONE.value:
-            return normalise_phone(value)
+        return normalise_email(value)
     except InvalidValueError:
         return None
-    return value
+
+
+@functools.lru_cache(maxsize=65_536)
+def _normalised_phone(value: str, region: str) -> str | None:
+    try:
+        return normalise_phone(value, region)
+    except InvalidValueError:
+        return None
 
 
 def _trait_identifiers(traits: Mapping[str, Any]) -> list[Key]:

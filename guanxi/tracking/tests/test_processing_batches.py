@@ -385,6 +385,17 @@ def test_identifier_cleaning() -> None:
     assert clean("anonymous_id", "x" * 255) == "x" * 255
     assert clean("email", " Ann@Example.COM ") == "ann@example.com"
     assert clean("email", "not an e-mail") is None
+    assert clean("email", "not an e-mail") is None  # the cached answer too
+
+
+def test_phones_are_read_in_the_default_region_of_the_moment(settings: Any) -> None:
+    clean = processing._clean_identifier
+    settings.GUANXI_DEFAULT_PHONE_REGION = "GB"
+    assert clean("phone", "(020) 7946 0958") == "+442079460958"
+    settings.GUANXI_DEFAULT_PHONE_REGION = "US"
+    assert clean("phone", "(020) 7946 0958") is None
+    settings.GUANXI_DEFAULT_PHONE_REGION = "CN"
+    assert clean("phone", "(020) 7946 0958") == "+862079460958"
 
 
 def test_keys_per_event_cleans_each_pair_of_ids_once() -> None:
