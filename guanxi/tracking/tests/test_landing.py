@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from guanxi.staff.models import User
@@ -212,3 +213,12 @@ def test_the_next_chunk_is_unpacked_while_a_batch_is_processed(monkeypatch: pyte
     else:
         assert [taken for _name, taken in unpacked_by] == [2, 2, 2, 0]
         assert threads == {"MainThread"}
+
+
+def test_a_source_with_events_cannot_be_deleted(source: Source) -> None:
+    services.land_messages(source, _clean(_track("m-1")), T0)
+    services.unpack_batches(10)
+    # Checked by Django (PROTECT): the events' column has no database constraint.
+    with pytest.raises(ProtectedError):
+        source.delete()
+    assert LandedEvent.objects.filter(source=source).count() == 1
