@@ -1273,11 +1273,11 @@ def _pipelined(batch_size: int, max_batches: int | None) -> tuple[int, int]:
                 processed += count
                 if count:
                     batches += 1
-                if count < batch_size and not unpacked:
+                # Done once the backlog is, unless batches landed meanwhile: the chunk unpacked
+                # during this batch then goes round once more.
+                if count < batch_size and not unpacked and not pending.result():
                     break
-            # A chunk unpacked after the last batch waits, committed, for the next run (landing
-            # queues one within the second).
-            pending.result()
+            pending.result()  # after `max_batches`, its chunk waits, committed, for the next run
         finally:
             ahead.submit(_close_thread_connections).result()
     return processed, batches

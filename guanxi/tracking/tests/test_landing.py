@@ -222,3 +222,27 @@ def test_a_source_with_events_cannot_be_deleted(source: Source) -> None:
     with pytest.raises(ProtectedError):
         source.delete()
     assert LandedEvent.objects.filter(source=source).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_landing_during_the_last_batch_is_processed_in_the_same_run(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("unpacking runs ahead of processing on PostgreSQL only")
+    settings.TRACKING_PROCESS_ON_LANDING = False  # the test settings would process it at once
+    source = SourceFactory.create(name="Web shop")
+    services.land_messages(source, _clean(*[_track(f"m-a-{i}", anonymousId="a") for i in range(3)]), T0)
+    unpack_ahead = processing._unpack_ahead
+    calls: list[int] = []
+
+    def landing_before_the_third(batch_size: int) -> int:
+        calls.append(batch_size)
+        if len(calls) == 3:  # asked for while the (empty) second batch runs: the backlog is done
+            services.land_messages(source, _clean(*[_track(f"m-b-{i}", anonymousId="b") for i in range(3)]), T0)
+        return unpack_ahead(batch_size)
+
+    monkeypatch.setattr(processing, "_unpack_ahead", landing_before_the_third)
+    assert services.process_landed_events(batch_size=10)["processed"] == 6
+    assert not LandedBatch.objects.exists()
+    assert not LandedEvent.objects.filter(processing.pending_filter()).exists()
