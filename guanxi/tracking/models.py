@@ -171,6 +171,7 @@ class Profile(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="tracking_profiles",
+        db_index=False,  # (person, last seen, id) below serves look-ups by contact
     )
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_profiles"
@@ -306,7 +307,8 @@ class Session(models.Model):
     gives them. A profile merge moves the merged profile's sessions with it.
     """
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="sessions")
+    # No index of its own: both (profile, …) indexes below start with it.
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="sessions", db_index=False)
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     started_at = models.DateTimeField(_("started"))
     ended_at = models.DateTimeField(_("ended"))
