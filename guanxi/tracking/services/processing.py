@@ -1170,26 +1170,31 @@ def _process_batch_once(batch_size: int, high_water: int, *, guarded: bool) -> i
                 graph.reset()
                 resolver.reset()
         graph.flush_new()
-        graph.flush_touched()
         resolver.flush_identifiers()
         resolver.flush_people()
         checker.flush()
-        # Sessions and computed traits count each event for the profile it ended the batch in.
         session_events: list[SessionEvent] = []
         deltas: dict[int, computed.TraitDelta] = {}
-        for e, keys in zip(events, per_event, strict=True):
-            profile_id = _event_profile(graph, keys) if keys else None
-            if profile_id is None:
-                continue
-            session_events.append(SessionEvent(e.pk, profile_id, e.timestamp, e.type, e.payload, e.source_id))
-            delta = deltas.get(profile_id)
-            if delta is None:
-                delta = deltas[profile_id] = computed.TraitDelta()
-            delta.add(e.type, e.event, e.payload, e.timestamp)
-        sessions = assign_sessions(session_events)
-        for profile_id, added in sessions.new_sessions.items():
-            deltas[profile_id].sessions += added
-        computed.save_deltas(deltas, fresh=graph.created)
+        with _not_waited_for():
+            # The database widens the profiles' spans while this reads the events again.
+            graph.flush_touched()
+            # Sessions and computed traits count each event for the profile it ended the batch in.
+            for e, keys in zip(events, per_event, strict=True):
+                profile_id = _event_profile(graph, keys) if keys else None
+                if profile_id is None:
+                    continue
+                session_events.append(SessionEvent(e.pk, profile_id, e.timestamp, e.type, e.payload, e.source_id))
+                delta = deltas.get(profile_id)
+                if delta is None:
+                    delta = deltas[profile_id] = computed.TraitDelta()
+                delta.add(e.type, e.event, e.payload, e.timestamp)
+        stored_traits = computed.read_stored(deltas, fresh=graph.created)
+        with _not_waited_for():
+            # The database writes the sessions while this adds up the computed traits.
+            sessions = assign_sessions(session_events)
+            for profile_id, added in sessions.new_sessions.items():
+                deltas[profile_id].sessions += added
+            computed.save_deltas(deltas, fresh=graph.created, already_read=stored_traits)
         checkpoint.last_batch += 1
         # Every id up to the high-water mark was read when the batch came short, so the
         # watermark may go that far (ids not read there belong to landings that rolled back).
@@ -1198,6 +1203,19 @@ def _process_batch_once(batch_size: int, high_water: int, *, guarded: bool) -> i
         checkpoint.last_run_at = timezone.now()
         checkpoint.save()
         return len(events)
+
+
+@contextlib.contextmanager
+def _not_waited_for() -> Iterator[None]:
+    """On PostgreSQL, statements sent within the block run while Python goes on (psycopg's
+    pipeline mode): the client waits only when it reads a result, or at the end of the block,
+    where an error of any of them is raised, as Django's own exception class (it is raised out
+    of psycopg, not through a Django cursor). Elsewhere, nothing changes."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
 
 
 @contextlib.contextmanager

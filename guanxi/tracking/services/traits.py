@@ -16,7 +16,7 @@ tracking does not read `commerce` (the two apps are independent layers).
 import datetime
 import operator
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -177,24 +177,41 @@ READ_COLUMNS = ["profile_id", *(f"{name}_text" if name in JSON_FIELDS else name 
 PRODUCTS, CATEGORIES, CHANNELS = (READ_COLUMNS.index(f"{name}_text") for name in JSON_FIELDS)
 
 
-def save_deltas(deltas: Mapping[int, TraitDelta], fresh: Collection[int] = ()) -> None:
-    """Add each profile's delta to its stored row: one read (`bulk_sql.in_chunks`) of the rows
-    of the profiles not known to be `fresh` (created by the caller's transaction, so without a
-    row), then multi-row UPDATEs of the stored rows and INSERTs of the new ones (the caller
-    holds the processing lock, so nobody writes these rows in between). JSON columns are read
-    as text and decoded by `read_json` (Django's decoder cost more than the rest of the read),
-    the viewed products and categories only where the delta changes them."""
-    profile_ids = sorted(deltas)
-    now = timezone.now()
-    stored: dict[int, TraitValues] = {}
-    viewed: dict[int, tuple[str, str]] = {}  # the stored products and categories, as text
+@dataclass
+class StoredTraits:
+    """The rows `save_deltas` adds to, read before it is called when the caller has database
+    work to overlap with the adding (`processing._process_batch_once`)."""
+
+    rows: dict[int, TraitValues]
+    viewed: dict[int, tuple[str, str]]  # the stored products and categories, as text
+
+
+def read_stored(profile_ids: Iterable[int], fresh: Collection[int] = ()) -> StoredTraits:
+    """The rows of the profiles not known to be `fresh` (created by the caller's transaction,
+    so without a row), in one read a chunk (`bulk_sql.in_chunks`). JSON columns are read as
+    text and decoded by `read_json` (Django's decoder cost more than the rest of the read), the
+    viewed products and categories only later, where a delta changes them."""
+    stored = StoredTraits({}, {})
     rows = ComputedTraits.objects.annotate(**{f"{name}_text": json_text(name) for name in JSON_FIELDS})
-    for chunk in in_chunks([pk for pk in profile_ids if pk not in fresh]):
+    for chunk in in_chunks(sorted(pk for pk in profile_ids if pk not in fresh)):
         for values in rows.filter(profile_id__in=chunk).values_list(*READ_COLUMNS):
             read = list(values)
-            viewed[read[0]] = (read[PRODUCTS], read[CATEGORIES])
+            stored.viewed[read[0]] = (read[PRODUCTS], read[CATEGORIES])
             read[PRODUCTS], read[CATEGORIES], read[CHANNELS] = {}, {}, read_json(read[CHANNELS])
-            stored[read[0]] = TraitValues(*read)
+            stored.rows[read[0]] = TraitValues(*read)
+    return stored
+
+
+def save_deltas(
+    deltas: Mapping[int, TraitDelta], fresh: Collection[int] = (), *, already_read: StoredTraits | None = None
+) -> None:
+    """Add each profile's delta to its stored row (`read_stored`, unless `already_read`), then
+    multi-row UPDATEs of the stored rows and INSERTs of the new ones (the caller holds the
+    processing lock, so nobody writes these rows in between)."""
+    profile_ids = sorted(deltas)
+    now = timezone.now()
+    read = already_read if already_read is not None else read_stored(profile_ids, fresh)
+    stored, viewed = read.rows, read.viewed
     new: list[TraitValues] = []
     changed: list[TraitValues] = []  # stored rows whose products or categories change
     kept: list[TraitValues] = []

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections
 from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -120,6 +120,28 @@ def test_a_crash_mid_batch_leaves_the_batch_unprocessed(source: Source, monkeypa
     assert process()["processed"] == 10
     assert Profile.objects.count() == 10
     assert ProcessingCheckpoint.objects.get().events_processed == 10
+
+
+def test_a_write_that_fails_unread_fails_the_batch(source: Source, monkeypatch: pytest.MonkeyPatch) -> None:
+    land(source, *[track(f"a{n}") for n in range(3)])
+    sent: list[str] = []
+
+    def failing_write(self: Any) -> None:
+        # On PostgreSQL sent without waiting for it (`_not_waited_for`): the failure still
+        # has to surface, and the batch go back whole.
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE tracking_profile SET first_seen = first_seen + (1 / 0) * interval '1 day'")
+        sent.append("sent")
+
+    monkeypatch.setattr(processing._Graph, "flush_touched", failing_write)
+    with pytest.raises(DatabaseError):
+        process()
+    # SQLite fails at once; PostgreSQL when the result is awaited, in both passes of the batch.
+    assert sent == (["sent", "sent"] if connection.vendor == "postgresql" else [])
+    assert processing.processed_up_to() == 0
+    assert Profile.objects.count() == 0
+    monkeypatch.undo()
+    assert process()["processed"] == 3
 
 
 def test_a_failing_message_does_not_block_the_queue(
