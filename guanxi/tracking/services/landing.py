@@ -19,6 +19,7 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min, Sum
+from django.utils import timezone
 
 from guanxi.core.db import server_binding_cursor
 from guanxi.tracking.messages import CleanMessage
@@ -26,10 +27,12 @@ from guanxi.tracking.models import LandedBatch, LandedEvent, Source
 from guanxi.tracking.services.bulk_sql import datetime_preparer
 from guanxi.tracking.services.sources import authenticate_write_key, hash_write_key
 
-# At most one processing job is queued per process per this many seconds: the job drains the
+# At most one processing run is queued per process per this many seconds: a run drains the
 # whole backlog, so queueing one per request would only add rows to the task table.
 SCHEDULE_INTERVAL_SECONDS = 1.0
-_last_scheduled = 0.0
+# When the latest run this process queued starts (`time.monotonic()`), and who may change it.
+_next_run = float("-inf")
+_schedule_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -38,22 +41,33 @@ class LandingResult:
 
 
 def _schedule_processing() -> None:
-    global _last_scheduled  # a per-process debounce clock, nothing else shares it
+    """Queue a processing run that starts at or after this landing, at most one a second.
+
+    A run already queued to start at or after now takes this landing's batch, so nothing more
+    is queued. Otherwise the next run starts now, or a second after the last one if that was
+    less than a second ago: deferred to then, so the last batches of a burst are processed
+    within the second, not at the periodic run a minute later (they waited for it before)."""
+    global _next_run  # a per-process schedule, nothing else shares it
     if not getattr(settings, "TRACKING_PROCESS_ON_LANDING", True):
         return
-    now = time.monotonic()
-    if now - _last_scheduled < SCHEDULE_INTERVAL_SECONDS:
-        return
-    _last_scheduled = now
+    with _schedule_lock:
+        now = time.monotonic()
+        if _next_run >= now:
+            return
+        _next_run = max(now, _next_run + SCHEDULE_INTERVAL_SECONDS)
+        delay = _next_run - now
     from guanxi.tracking.tasks import process_events  # the task module imports these services
 
-    process_events.enqueue()
+    if delay > 0 and process_events.get_backend().supports_defer:
+        process_events.using(run_after=timezone.now() + datetime.timedelta(seconds=delay)).enqueue()
+    else:
+        process_events.enqueue()
 
 
 def reset_schedule_clock() -> None:
     """Tests call this so each starts with processing schedulable."""
-    global _last_scheduled
-    _last_scheduled = 0.0
+    global _next_run
+    _next_run = float("-inf")
 
 
 def _batch_json(messages: Sequence[CleanMessage]) -> str:

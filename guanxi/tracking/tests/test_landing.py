@@ -3,6 +3,7 @@
 import datetime
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from guanxi.staff.models import User
-from guanxi.tracking import queries, services
+from guanxi.tracking import queries, services, tasks
 from guanxi.tracking.messages import clean_body
 from guanxi.tracking.models import ComputedTraits, LandedBatch, LandedEvent, ProcessingCheckpoint, Source
 from guanxi.tracking.services import landing, processing
@@ -246,3 +247,44 @@ def test_a_batch_landing_during_the_last_batch_is_processed_in_the_same_run(
     assert services.process_landed_events(batch_size=10)["processed"] == 6
     assert not LandedBatch.objects.exists()
     assert not LandedEvent.objects.filter(processing.pending_filter()).exists()
+
+
+class _RecordedTask:
+    """Stands in for `tasks.process_events` on a backend that can defer, as the database one can."""
+
+    def __init__(self) -> None:
+        self.queued: list[datetime.datetime | None] = []
+
+    def get_backend(self) -> Any:
+        return type("Backend", (), {"supports_defer": True})()
+
+    def using(self, *, run_after: datetime.datetime) -> Any:
+        return type("Deferred", (), {"enqueue": lambda _self: self.queued.append(run_after)})()
+
+    def enqueue(self) -> None:
+        self.queued.append(None)
+
+
+def test_processing_is_queued_at_most_once_a_second_and_after_the_last_landing(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.TRACKING_PROCESS_ON_LANDING = True
+    task = _RecordedTask()
+    monkeypatch.setattr(tasks, "process_events", task)
+    wall = datetime.datetime(2026, 3, 1, 9, 0, tzinfo=datetime.UTC)
+    monkeypatch.setattr(landing, "timezone", SimpleNamespace(now=lambda: wall))
+    queued_at: list[float] = []
+    for instant in (100.0, 100.3, 100.5, 101.2, 105.0):
+        monkeypatch.setattr(landing, "time", SimpleNamespace(monotonic=lambda instant=instant: instant))
+        before = len(task.queued)
+        landing._schedule_processing()
+        queued_at.extend([instant] * (len(task.queued) - before))
+    # 100.0 runs at once; 100.3 lands after that run began, so one more is deferred to 101.0,
+    # which 100.5 waits for too; 101.2 lands after it, so one at 102.0; 105.0 runs at once.
+    assert queued_at == [100.0, 100.3, 101.2, 105.0]
+    assert task.queued == [
+        None,
+        wall + datetime.timedelta(seconds=0.7),
+        wall + datetime.timedelta(seconds=0.8),
+        None,
+    ]
