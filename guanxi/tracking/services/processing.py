@@ -132,6 +132,9 @@ PERSON_TRAITS: dict[str, str] = {
 MAX_PROFILE_TRAITS = 200
 
 Key = tuple[str, str]
+# The columns processing writes when it creates profiles and identifiers (`bulk_sql.insert_rows`).
+PROFILE_COLUMNS = ["traits", "applied_person_values", "first_seen", "last_seen", "created_at"]
+IDENTIFIER_COLUMNS = ["type", "value", "profile", "source", "created_at"]
 
 
 def _tracking_actor() -> User:
@@ -328,30 +331,34 @@ class _Graph:
         else:
             pending.first_seen, pending.last_seen = min(pending.first_seen, at), max(pending.last_seen, at)
 
+    def insert_profiles(self, spans: Sequence[tuple[datetime.datetime, datetime.datetime]]) -> list[int]:
+        """New profiles, one per (first seen, last seen), written at once (`bulk_sql`: ids back
+        through RETURNING in row order, without building a model instance per row) and known
+        for the rest of the batch as `created` and `fresh`."""
+        now = timezone.now()
+        ids = insert_rows(Profile, PROFILE_COLUMNS, [({}, {}, first, last, now) for first, last in spans])
+        self.created.update(ids)
+        for profile_id, (first, last) in zip(ids, spans, strict=True):
+            self.parent[profile_id] = None
+            self.fresh[profile_id] = (first, last, now)
+        return ids
+
     def flush_new(self) -> None:
-        """Write the profiles the bulk path created and their identifiers (`bulk_sql`: ids back
-        through RETURNING in row order), without building a model instance per row."""
+        """Write the profiles the bulk path created and their identifiers."""
         if not self.new:
             return
         pending = list(self.new.values())
+        ids = self.insert_profiles([(p.first_seen, p.last_seen) for p in pending])
         now = timezone.now()
-        ids = insert_rows(
-            Profile,
-            ["traits", "applied_person_values", "first_seen", "last_seen", "created_at"],
-            [({}, {}, p.first_seen, p.last_seen, now) for p in pending],
-        )
         rows: list[tuple[str, str, int, int | None, datetime.datetime]] = []
-        self.created.update(ids)
         for new, profile_id in zip(pending, ids, strict=True):
-            self.parent[profile_id] = None
-            self.fresh[profile_id] = (new.first_seen, new.last_seen, now)
             held: dict[str, set[str]] = {}
             for key in new.keys:
                 self.owner[key] = profile_id
                 held.setdefault(key[0], set()).add(key[1])
                 rows.append((key[0], key[1], profile_id, new.source_id, now))
             self.held[profile_id] = held
-        insert_rows(Identifier, ["type", "value", "profile", "source", "created_at"], rows)
+        insert_rows(Identifier, IDENTIFIER_COLUMNS, rows)
         self.new.clear()
 
     def flush_touched(self) -> None:
@@ -420,7 +427,7 @@ class _Resolver:
 
     def flush_identifiers(self) -> None:
         if self.pending_identifiers:
-            insert_rows(Identifier, ["type", "value", "profile", "source", "created_at"], self.pending_identifiers)
+            insert_rows(Identifier, IDENTIFIER_COLUMNS, self.pending_identifiers)
             self.pending_identifiers.clear()
 
     def prefetch_profiles(self, profile_ids: Iterable[int]) -> None:
@@ -494,13 +501,8 @@ class _Resolver:
     def _create_profile(self, keys: list[Key], at: datetime.datetime, source: Source) -> int:
         """A new profile holding `keys`; written at once (the rules may merge it next), by the
         bulk path's INSERT: a model instance and its save cost more than the row."""
-        now = timezone.now()
-        columns = ["traits", "applied_person_values", "first_seen", "last_seen", "created_at"]
-        (profile_id,) = insert_rows(Profile, columns, [({}, {}, at, at, now)])
-        self.graph.parent[profile_id] = None
-        self.graph.fresh[profile_id] = (at, at, now)
+        (profile_id,) = self.graph.insert_profiles([(at, at)])
         self.graph.held[profile_id] = {}
-        self.graph.created.add(profile_id)
         for key in keys:
             self._attach(profile_id, key, source, check_limit=False)
         return profile_id
@@ -1254,10 +1256,6 @@ def _unpack_ahead(batch_size: int) -> int:
         return unpack_batches(batch_size)
 
 
-def _close_thread_connections() -> None:
-    connections.close_all()
-
-
 def _sequential(batch_size: int, max_batches: int | None) -> tuple[int, int]:
     processed = batches = 0
     while max_batches is None or batches < max_batches:
@@ -1297,7 +1295,7 @@ def _pipelined(batch_size: int, max_batches: int | None) -> tuple[int, int]:
                     break
             pending.result()  # after `max_batches`, its chunk waits, committed, for the next run
         finally:
-            ahead.submit(_close_thread_connections).result()
+            ahead.submit(connections.close_all).result()  # the thread's connection
     return processed, batches
 
 
